@@ -1,0 +1,1 @@
+"""coledger arbitration service (evidence retrieval API); grows with the evidence issue."""

@@ -1,0 +1,1 @@
+"""coledger Python SDK: connection, keys, transaction pipeline, contract bindings, CLI."""

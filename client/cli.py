@@ -1,0 +1,240 @@
+"""The `coledger` command: build, node, keys and consortium governance.
+
+Every subcommand that writes to the chain signs locally with a key from an encrypted keystore
+(`--as NAME`); errors are printed as one clear line and exit with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from client.config import DataDir
+from client.connection import DEFAULT_RPC_URL, connect
+from client.consortium import ConsortiumClient, ProposalOutcome, Role
+from client.errors import CoLedgerError
+from client.keys import Keystore, demo_password
+from client.tx import TransactionPipeline
+
+__all__ = ["main", "build_parser"]
+
+DEFAULT_DATA_DIR = Path("./coledger-data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coledger",
+        description="coledger: permissioned blockchain lending ledger (co-lending, fund flows, evidence)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser("build", help="compile contracts/ into client/artifacts (solc-js or native solc)")
+    build.add_argument("--check", action="store_true", help="only verify the committed artifacts are current")
+    build.set_defaults(func=_cmd_build)
+
+    node = sub.add_parser("node", help="the embedded private chain node")
+    node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
+    start = node_sub.add_parser("start", help="start the node; deploy the consortium on first start")
+    start.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    start.add_argument("--config", type=Path, help="consortium config (default: the demo consortium)")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--port", type=int, default=8545)
+    start.add_argument("--block-period", type=float, help="seconds between blocks (0 = on demand)")
+    start.add_argument("--allow-time-travel", action="store_true",
+                       help="enable evm_increaseTime/evm_mine (tests and simulations only)")
+    start.set_defaults(func=_cmd_node_start)
+
+    keys = sub.add_parser("keys", help="encrypted keystores")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    new = keys_sub.add_parser("new", help="create a key")
+    new.add_argument("name")
+    _add_keystore_args(new)
+    new.set_defaults(func=_cmd_keys_new)
+    lst = keys_sub.add_parser("list", help="list keys and addresses")
+    _add_keystore_args(lst)
+    lst.set_defaults(func=_cmd_keys_list)
+
+    cons = sub.add_parser("consortium", help="members, roles and M-of-N governance")
+    cons_sub = cons.add_subparsers(dest="consortium_command", required=True, metavar="ACTION")
+    members = cons_sub.add_parser("members", help="list members, roles and the threshold")
+    _add_chain_args(members)
+    members.add_argument("--all", action="store_true", help="include removed members")
+    members.set_defaults(func=_cmd_members)
+
+    show = cons_sub.add_parser("proposal", help="show one proposal")
+    _add_chain_args(show)
+    show.add_argument("proposal_id", type=int)
+    show.set_defaults(func=_cmd_proposal)
+
+    propose = cons_sub.add_parser("propose", help="propose a governance change (as a governor)")
+    _add_chain_args(propose, signing=True)
+    kinds = propose.add_subparsers(dest="kind", required=True, metavar="KIND")
+    k = kinds.add_parser("add-member", help="add a member")
+    k.add_argument("name")
+    k.add_argument("address")
+    k.add_argument("--roles", required=True, help="comma separated, e.g. partner,governor")
+    k = kinds.add_parser("remove-member", help="remove a member")
+    k.add_argument("member_id", type=int)
+    for verb in ("grant-role", "revoke-role"):
+        k = kinds.add_parser(verb, help=f"{verb.split('-')[0]} a role")
+        k.add_argument("member_id", type=int)
+        k.add_argument("role")
+    k = kinds.add_parser("rotate-key", help="replace a member's signing key")
+    k.add_argument("member_id", type=int)
+    k.add_argument("new_address")
+    k = kinds.add_parser("set-threshold", help="change M of the M-of-N approval rule")
+    k.add_argument("threshold", type=int)
+    k = kinds.add_parser("set-parameter", help="set a named parameter (integer)")
+    k.add_argument("name")
+    k.add_argument("value", type=int)
+    propose.set_defaults(func=_cmd_propose)
+
+    for verb in ("approve", "execute"):
+        p = cons_sub.add_parser(verb, help=f"{verb} a proposal (as a governor)")
+        _add_chain_args(p, signing=True)
+        p.add_argument("proposal_id", type=int)
+        p.set_defaults(func=_cmd_vote, verb=verb)
+    return parser
+
+
+def _add_keystore_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                   help="keys live in DATA_DIR/keystore (password: $COLEDGER_KEYSTORE_PASSWORD)")
+
+
+def _add_chain_args(p: argparse.ArgumentParser, signing: bool = False) -> None:
+    _add_keystore_args(p)
+    p.add_argument("--rpc", help=f"JSON-RPC URL (default: the data dir's node, else {DEFAULT_RPC_URL})")
+    p.add_argument("--consortium", help="Consortium address (default: the data dir's deployment)")
+    if signing:
+        p.add_argument("--as", dest="signer", required=True, help="keystore name of the signing key")
+
+
+def _keystore(args: argparse.Namespace) -> Keystore:
+    directory = DataDir(args.data_dir).keystore
+    return Keystore(directory, demo_password(directory))
+
+
+def _consortium(args: argparse.Namespace) -> ConsortiumClient:
+    data = DataDir(args.data_dir)
+    record = data.read_deployment() if not (args.rpc and args.consortium) else {}
+    w3 = connect(args.rpc or record.get("rpc_url", DEFAULT_RPC_URL))
+    address = args.consortium or record["contracts"]["Consortium"]
+    pipeline = None
+    if getattr(args, "signer", None):
+        pipeline = TransactionPipeline(w3, _keystore(args).load(args.signer))
+    return ConsortiumClient(w3, address, pipeline)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from client.artifacts import ARTIFACTS_DIR
+    from client.build import build
+
+    if args.check:
+        result = build(out_dir=None)
+        stale = [n for n, text in result.files.items()
+                 if not (ARTIFACTS_DIR / n).is_file() or (ARTIFACTS_DIR / n).read_text() != text]
+        if stale:
+            print(f"artifacts out of date: {', '.join(stale)}; run `coledger build`", file=sys.stderr)
+            return 1
+        print(f"artifacts current (solc {result.compiler})")
+        return 0
+    result = build()
+    print(f"compiled with solc {result.compiler}: {len(result.files) - 1} artifacts in {ARTIFACTS_DIR}")
+    return 0
+
+
+def _cmd_node_start(args: argparse.Namespace) -> int:
+    from client.node_start import NodeStartOptions, prepare_and_start
+
+    node = prepare_and_start(NodeStartOptions(
+        data_dir=args.data_dir, config=args.config, host=args.host, port=args.port,
+        block_period=args.block_period, allow_time_travel=args.allow_time_travel,
+    ))
+    node.serve_forever()
+    return 0
+
+
+def _cmd_keys_new(args: argparse.Namespace) -> int:
+    account = _keystore(args).create(args.name)
+    print(f"{args.name} {account.address}")
+    return 0
+
+
+def _cmd_keys_list(args: argparse.Namespace) -> int:
+    store = _keystore(args)
+    for name in store.names():
+        print(f"{name:<16} {store.address(name)}")
+    return 0
+
+
+def _cmd_members(args: argparse.Namespace) -> int:
+    c = _consortium(args)
+    print(f"Consortium {c.address}: threshold {c.threshold()} of {c.governor_count()} governors")
+    for m in c.members(include_removed=args.all):
+        roles = ",".join(sorted(r.name.lower().replace("_", "-") for r in m.roles))
+        state = "" if m.active else "  (removed)"
+        print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}{state}")
+    return 0
+
+
+def _cmd_proposal(args: argparse.Namespace) -> int:
+    p = _consortium(args).proposal(args.proposal_id)
+    print(json.dumps({"id": p.proposal_id, "kind": p.kind.name.lower(), "proposer": p.proposer_id,
+                      "approvals": p.approvals, "deadline": p.deadline, "executed": p.executed,
+                      "args": "0x" + p.args.hex()}, indent=2))
+    return 0
+
+
+def _cmd_propose(args: argparse.Namespace) -> int:
+    c = _consortium(args)
+    kind = args.kind
+    if kind == "add-member":
+        roles = [Role.parse(r) for r in args.roles.split(",") if r]
+        outcome = c.propose_add_member(args.name, args.address, roles)
+    elif kind == "remove-member":
+        outcome = c.propose_remove_member(args.member_id)
+    elif kind == "grant-role":
+        outcome = c.propose_grant_role(args.member_id, Role.parse(args.role))
+    elif kind == "revoke-role":
+        outcome = c.propose_revoke_role(args.member_id, Role.parse(args.role))
+    elif kind == "rotate-key":
+        outcome = c.propose_rotate_key(args.member_id, args.new_address)
+    elif kind == "set-threshold":
+        outcome = c.propose_set_threshold(args.threshold)
+    else:
+        outcome = c.propose_set_parameter(args.name, args.value)
+    _print_outcome("proposed", outcome, c)
+    return 0
+
+
+def _cmd_vote(args: argparse.Namespace) -> int:
+    c = _consortium(args)
+    outcome = c.approve(args.proposal_id) if args.verb == "approve" else c.execute(args.proposal_id)
+    _print_outcome(f"{args.verb}d", outcome, c)
+    return 0
+
+
+def _print_outcome(verb: str, outcome: ProposalOutcome, c: ConsortiumClient) -> None:
+    state = "executed" if outcome.executed else f"{outcome.approvals} of {c.threshold()} approvals"
+    tx = outcome.receipt["transactionHash"].hex()
+    print(f"proposal {outcome.proposal_id} {verb}: {state} (tx 0x{tx.removeprefix('0x')}, "
+          f"block {outcome.receipt['blockNumber']})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CoLedgerError as exc:
+        print(f"coledger: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Exception hierarchy of the coledger SDK.
+
+One root (`CoLedgerError`) so callers can catch everything coledger raises; two-parent wrappers
+where Python code expects a built-in (`CoLedgerValueError` is also a `ValueError`). Each failure
+kind has its own class so callers branch on type, never on message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AdmissionRejected",
+    "BuildError",
+    "CoLedgerError",
+    "CoLedgerValueError",
+    "ConfigError",
+    "ContractRevert",
+    "DeploymentError",
+    "KeystoreError",
+    "RpcError",
+    "TransactionFailed",
+    "TransactionTimeout",
+]
+
+
+class CoLedgerError(Exception):
+    """Root of every exception raised by the coledger SDK."""
+
+
+class CoLedgerValueError(CoLedgerError, ValueError):
+    """An argument was malformed or out of range; nothing was sent to the chain."""
+
+
+class ConfigError(CoLedgerError):
+    """A configuration file or setting is missing, malformed or refers to something absent."""
+
+
+class BuildError(CoLedgerError):
+    """The Solidity sources did not compile, or the compiler could not be found or run."""
+
+
+class KeystoreError(CoLedgerError):
+    """A keystore file is missing, unreadable, or its password is wrong."""
+
+
+class DeploymentError(CoLedgerError):
+    """Contracts could not be deployed, or a recorded deployment does not match the chain."""
+
+
+class RpcError(CoLedgerError):
+    """The JSON-RPC endpoint answered with an error object (not a contract revert)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"RPC error {code}: {message}")
+        self.code = code
+        self.rpc_message = message
+        self.data = data
+
+
+class AdmissionRejected(RpcError):
+    """The node refused the transaction because its sender is not admitted (permissioning layer 1)."""
+
+
+class ContractRevert(CoLedgerError):
+    """A contract call or transaction reverted; `name` and `args` are the decoded Solidity error.
+
+    `name` is the custom error's name (e.g. ``ConsortiumUnauthorized``) or ``Error``/``Panic``
+    for the built-in ones, or ``None`` when the revert data matched no known error.
+    """
+
+    def __init__(
+        self, name: str | None, args: dict[str, Any], data: bytes, contract: str | None = None
+    ) -> None:
+        shown = ", ".join(f"{k}={_short(v)}" for k, v in args.items())
+        where = f"{contract}: " if contract else ""
+        label = name if name is not None else f"unknown revert 0x{data.hex()}"
+        super().__init__(f"{where}{label}({shown})")
+        self.name = name
+        self.args_by_name = args
+        self.data = data
+        self.contract = contract
+
+
+class TransactionFailed(CoLedgerError):
+    """A mined transaction has status 0 and its revert reason could not be recovered."""
+
+    def __init__(self, tx_hash: str, message: str) -> None:
+        super().__init__(f"transaction {tx_hash} failed: {message}")
+        self.tx_hash = tx_hash
+
+
+class TransactionTimeout(CoLedgerError):
+    """No receipt arrived in time; the transaction may still be pending (same nonce, same hash)."""
+
+    def __init__(self, tx_hash: str, seconds: float) -> None:
+        super().__init__(f"no receipt for {tx_hash} after {seconds:.0f} s")
+        self.tx_hash = tx_hash
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return repr(value) if isinstance(value, str) else str(value)

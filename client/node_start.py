@@ -1,0 +1,101 @@
+"""`coledger node start`: keys, embedded node, first-start deployment, then serve.
+
+First start on an empty data dir: copy the consortium config in, create the encrypted keystores
+(validator + every member), start the embedded node, deploy the Consortium from the bootstrap key
+with the config's members as its founding charter, and record the deployment. Later starts reuse
+all of it and deploy nothing (the Consortium's address is fixed by the bootstrap key's nonce 0).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from client.config import DEMO_CONFIG, ConsortiumConfig, DataDir, load_consortium_config
+from client.connection import connect
+from client.consortium import CharterMember, ConsortiumClient, deploy_consortium
+from client.errors import ConfigError
+from client.keys import Keystore, demo_password
+from client.tx import TransactionPipeline
+
+__all__ = ["NodeStartOptions", "prepare_and_start"]
+
+
+@dataclass(frozen=True)
+class NodeStartOptions:
+    data_dir: Path
+    config: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8545
+    block_period: float | None = None
+    allow_time_travel: bool = False
+
+
+def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
+    if data.config.is_file():
+        if requested is not None and requested.resolve() != data.config.resolve():
+            if requested.read_text() != data.config.read_text():
+                raise ConfigError(
+                    f"{data.root} was created with another consortium config ({data.config}); "
+                    "a data dir keeps the charter it was founded with"
+                )
+        return load_consortium_config(data.config)
+    source = requested or DEMO_CONFIG
+    config = load_consortium_config(source)  # validate before copying
+    data.root.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, data.config)
+    return config
+
+
+def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # type: ignore[no-untyped-def]
+    """Start the node and make sure the consortium is deployed; returns the running node."""
+    from node import EmbeddedNode, NodeConfig  # the node is only needed by this command
+
+    data = DataDir(options.data_dir)
+    config = _config_for(data, options.config)
+    keystore = Keystore(data.keystore, demo_password(data.keystore))
+    validator = keystore.load_or_create(config.validator)
+    accounts = {m.key: keystore.load_or_create(m.key) for m in config.members}
+    bootstrap = accounts[config.bootstrap]
+
+    node = EmbeddedNode(
+        NodeConfig(
+            data_dir=data.chain,
+            validator_key=bytes(validator.key),
+            bootstrap_address=bootstrap.address,
+            chain_id=config.chain_id,
+            host=options.host,
+            port=options.port,
+            block_period=config.block_period if options.block_period is None else options.block_period,
+            allow_time_travel=options.allow_time_travel,
+        )
+    )
+    node.start()
+    try:
+        w3 = connect(node.url)
+        pipeline = TransactionPipeline(w3, bootstrap)
+        charter = [
+            CharterMember(m.name, accounts[m.key].address, m.roles) for m in config.members
+        ]
+        address, deployed_now = deploy_consortium(
+            pipeline, charter, config.threshold, config.proposal_lifetime
+        )
+        data.write_deployment(
+            {"chain_id": config.chain_id, "rpc_url": node.url, "contracts": {"Consortium": address}}
+        )
+        members = ConsortiumClient(w3, address).members()
+    except BaseException:
+        node.stop()
+        raise
+    verb = "deployed" if deployed_now else "found"
+    print(f"coledger node serving JSON-RPC at {node.url} (chain id {config.chain_id})", file=out)
+    print(f"Consortium {verb} at {address}; {len(members)} active members:", file=out)
+    for m in members:
+        roles = ",".join(sorted(r.name.lower().replace("_", "-") for r in m.roles))
+        print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}", file=out)
+    print(f"keys: {data.keystore} (encrypted); data: {data.chain}; stop with Ctrl-C", file=out)
+    out.flush()
+    return node

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install everything coledger needs into ./.venv and ./node_modules (idempotent, non-interactive).
+# Python >= 3.11 and Node.js >= 18 are required; Node/npm come from Debian when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "[install] Node.js not found; installing Debian's nodejs and npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
+  | { grep -v -i -E "^warning: location|is ignored" || true; }
+
+if [ ! -d node_modules/solc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+echo "[install] ok: $(.venv/bin/python --version), node $(node --version), $(.venv/bin/coledger --help >/dev/null && echo coledger CLI ready)"
