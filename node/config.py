@@ -1,0 +1,31 @@
+"""Configuration of one embedded node (immutable, passed in by the CLI or tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["NodeConfig"]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything needed to open a data dir and serve it.
+
+    The validator key only signs block seals; user keys never reach the node.
+    """
+
+    data_dir: Path
+    validator_key: bytes
+    bootstrap_address: str
+    chain_id: int = 1337
+    host: str = "127.0.0.1"
+    port: int = 8545
+    block_period: float = 1.0
+    block_gas_limit: int = 60_000_000
+    consortium_address: str | None = None
+    allow_time_travel: bool = False
+    max_nonce_gap: int = 64
+    mempool_limit: int = 100_000
+    max_log_block_range: int = 100_000
+    max_log_results: int = 10_000

@@ -1,0 +1,411 @@
+"""Chain core: the only code that touches py-evm, always under one lock.
+
+Why one lock: py-evm objects are not thread-safe and the store's pending overlay belongs
+to the block being built; building + committing a block and every state read happen
+while holding :attr:`ChainCore.lock`, so readers never observe a half-built block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
+from eth.chains.base import MiningChain
+from eth.db.atomic import AtomicDB
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError, encode_hex, to_canonical_address, to_checksum_address
+
+from .errors import ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
+from .evm import (
+    chain_class,
+    genesis_header_params,
+    genesis_state,
+    load_or_create_genesis,
+)
+from .mempool import PendingTx
+from .seal import Sealer
+from .serialize import block_json, receipt_json, tx_json
+from .store import SideWrite, SqliteStore
+from .trie import install_fast_trie
+
+__all__ = ["ChainCore", "SealResult", "CallRequest"]
+
+log = logging.getLogger("coledger.node.core")
+
+ZERO_ADDRESS = b"\x00" * 20
+
+
+@dataclass
+class SealResult:
+    """What one sealed (and durably committed) block contained."""
+
+    number: int
+    block_hash: bytes
+    included: list[bytes] = field(default_factory=list)
+    dropped: list[tuple[bytes, str]] = field(default_factory=list)
+    log_addresses: set[bytes] = field(default_factory=set)
+    new_nonces: dict[bytes, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """A parsed eth_call / eth_estimateGas object."""
+
+    sender: bytes
+    to: bytes | None
+    value: int
+    data: bytes
+    gas: int | None
+
+
+class _BadTransaction(NodeError):
+    """Internal: executing this transaction broke the block build; drop it and retry."""
+
+    def __init__(self, tx_hash: bytes, reason: str) -> None:
+        super().__init__(reason)
+        self.tx_hash = tx_hash
+        self.reason = reason
+
+
+class ChainCore:
+    """Owns the store, the py-evm chain, the head and the dev clock."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        chain_id: int,
+        gas_limit: int,
+        sealer: Sealer,
+        alloc: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        install_fast_trie()
+        self.lock = threading.RLock()
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.chain_id = chain_id
+        self.gas_limit = gas_limit
+        self.sealer = sealer
+        self.coinbase = to_canonical_address(sealer.address)
+        self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
+        self.store = SqliteStore(self.data_dir / "chain.sqlite")
+        self._chain_cls = chain_class(chain_id)
+        self._db = AtomicDB(self.store)
+        if self.store.get_meta("genesis_hash") is None:
+            self._create_genesis()
+        self.chain: MiningChain = self._chain_cls(self._db)
+        self.head: BlockHeaderAPI = self.chain.get_canonical_head()
+        stored = self.store.get_meta("genesis_hash")
+        if stored != encode_hex(self.chain.get_canonical_block_header_by_number(0).hash):
+            raise StoreError("genesis hash in meta does not match the stored chain")
+        self.time_offset = int(self.store.get_meta("time_offset") or 0)
+        self.next_timestamp: int | None = None
+        self._nonces: dict[bytes, int] = {}
+
+    # ---- genesis ----------------------------------------------------------------
+    def _create_genesis(self) -> None:
+        chain = self._chain_cls.from_genesis(
+            self._db, genesis_header_params(self.genesis), genesis_state(self.genesis)
+        )
+        block = chain.get_canonical_block_by_number(0)
+        rows = self._block_rows(block, [], [], [], b"")
+        rows.append(SqliteStore.meta_write({
+            "genesis_hash": encode_hex(block.hash),
+            "genesis": self.genesis.to_json(),
+            "chain_id": str(self.chain_id),
+        }))
+        self.store.commit_block(rows)
+
+    # ---- clock ------------------------------------------------------------------
+    def now(self) -> int:
+        """Wall clock plus the persisted dev offset."""
+        return int(time.time()) + self.time_offset
+
+    def increase_time(self, seconds: int) -> int:
+        """Move chain time `seconds` past the head block's time (not merely past the clock).
+
+        Blocks sealed faster than one a second run ahead of the wall clock (each timestamp is at
+        least its parent's + 1), so the offset first catches up with the head, then advances.
+        """
+        with self.lock:
+            behind_head = self.head.timestamp - int(time.time())
+            self.time_offset = max(self.time_offset, behind_head) + seconds
+            self.store.set_meta({"time_offset": str(self.time_offset)})
+            return self.time_offset
+
+    def set_next_timestamp(self, ts: int) -> None:
+        with self.lock:
+            if ts <= self.head.timestamp:
+                raise InvalidParamsError(
+                    f"timestamp {ts} must be greater than the head block's {self.head.timestamp}"
+                )
+            self.next_timestamp = ts
+
+    # ---- state reads ------------------------------------------------------------
+    def header_at(self, number: int | None) -> BlockHeaderAPI:
+        """Header of block ``number`` (None = head); caller holds the lock."""
+        if number is None or number == self.head.block_number:
+            return self.head
+        if number < 0 or number > self.head.block_number:
+            raise InvalidParamsError(
+                f"block {number} does not exist (head is {self.head.block_number})"
+            )
+        return self.chain.get_canonical_block_header_by_number(number)
+
+    def state_at(self, number: int | None = None) -> Any:
+        return self.chain.get_vm(self.header_at(number)).state
+
+    def state_nonce(self, address: bytes) -> int:
+        """Head nonce, cached; the sealer refreshes the cache for every block's senders."""
+        n = self._nonces.get(address)
+        if n is None:
+            with self.lock:
+                n = self.state_at().get_nonce(address)
+                self._nonces[address] = n
+        return n
+
+    def balance(self, address: bytes, number: int | None = None) -> int:
+        with self.lock:
+            return int(self.state_at(number).get_balance(address))
+
+    def code(self, address: bytes, number: int | None = None) -> bytes:
+        with self.lock:
+            return bytes(self.state_at(number).get_code(address))
+
+    def storage(self, address: bytes, slot: int, number: int | None = None) -> int:
+        with self.lock:
+            return int(self.state_at(number).get_storage(address, slot))
+
+    # ---- execution without a block ------------------------------------------------
+    def _spoof(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> SpoofTransaction:
+        vm = self.chain.get_vm(header)
+        nonce = vm.state.get_nonce(req.sender)
+        unsigned = vm.create_unsigned_transaction(
+            nonce=nonce, gas_price=0, gas=gas, to=req.to or b"", value=req.value, data=req.data
+        )
+        return SpoofTransaction(unsigned, from_=req.sender)
+
+    def _execute(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> Any:
+        vm = self.chain.get_vm(header)
+        state = vm.state
+        tx = self._spoof(req, gas, header)
+        snapshot = state.snapshot()
+        try:
+            return state.apply_transaction(tx)
+        except ValidationError as exc:
+            raise InvalidParamsError(f"call is invalid: {exc}") from exc
+        finally:
+            state.revert(snapshot)
+
+    def call(self, req: CallRequest, number: int | None = None) -> bytes:
+        """eth_call: output bytes, or ExecutionRevertedError carrying the revert data."""
+        with self.lock:
+            header = self.header_at(number)
+            gas = min(req.gas or self.gas_limit, self.gas_limit)
+            comp = self._execute(req, gas, header)
+        if comp.is_error:
+            raise _revert_error(comp)
+        return bytes(comp.output)
+
+    def static_call(self, to: bytes, data: bytes, gas: int = 5_000_000) -> tuple[bool, bytes]:
+        """Call from address zero on head state; (success, output). Used by admission."""
+        with self.lock:
+            comp = self._execute(CallRequest(ZERO_ADDRESS, to, 0, data, gas), gas, self.head)
+        return (not comp.is_error, bytes(comp.output))
+
+    def estimate_gas(self, req: CallRequest, number: int | None = None) -> int:
+        """Smallest gas limit for which the transaction succeeds (binary search)."""
+        with self.lock:
+            header = self.header_at(number)
+            hi = min(req.gas or self.gas_limit, self.gas_limit)
+            comp = self._execute(req, hi, header)
+            if comp.is_error:
+                raise _revert_error(comp)
+            tx = self._spoof(req, hi, header)
+            lo = tx.intrinsic_gas + comp.get_gas_used() - 1
+            # the first estimate (gas used) is usually enough; search only if not
+            lo = max(lo, tx.intrinsic_gas - 1)
+            candidate = lo + 1
+            if not self._execute(req, candidate, header).is_error:
+                return candidate
+            lo = candidate
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if self._execute(req, mid, header).is_error:
+                    lo = mid
+                else:
+                    hi = mid
+            return hi
+
+    # ---- block production ---------------------------------------------------------
+    def _timestamp_for_next(self) -> int:
+        parent_ts = self.head.timestamp
+        if self.next_timestamp is not None:
+            return max(self.next_timestamp, parent_ts + 1)
+        return max(self.now(), parent_ts + 1)
+
+    def seal_block(self, candidates: list[PendingTx], allow_empty: bool) -> SealResult | None:
+        """Build, seal and durably commit one block from ``candidates``.
+
+        Invalid transactions are dropped (reported in ``dropped``) and never crash the
+        sealer.  Returns None if nothing was sealed (no valid tx and not allow_empty).
+        """
+        with self.lock:
+            dropped: list[tuple[bytes, str]] = []
+            remaining = list(candidates)
+            for _attempt in range(len(candidates) + 2):
+                try:
+                    result = self._build_and_commit(remaining, dropped, allow_empty)
+                except _BadTransaction as bad:
+                    self.store.discard()
+                    self.chain = self._chain_cls(self._db)
+                    log.warning("dropping transaction %s: %s", encode_hex(bad.tx_hash), bad.reason)
+                    dropped.append((bad.tx_hash, bad.reason))
+                    remaining = [p for p in remaining if p.hash != bad.tx_hash]
+                    continue
+                except BaseException:
+                    self.store.discard()
+                    self.chain = self._chain_cls(self._db)
+                    raise
+                return result
+            raise NodeError("block build did not converge")
+
+    def _build_and_commit(
+        self, candidates: list[PendingTx], dropped: list[tuple[bytes, str]], allow_empty: bool
+    ) -> SealResult | None:
+        parent = self.head
+        header = self.chain.create_header_from_parent(
+            parent, timestamp=self._timestamp_for_next(), coinbase=self.coinbase
+        )
+        vm = self.chain.get_vm(header)
+        txs: list[SignedTransactionAPI] = []
+        senders: list[bytes] = []
+        receipts = []
+        blocked: set[bytes] = set()
+        result_header = header
+        for ptx in candidates:
+            if ptx.sender in blocked:
+                continue
+            tx = ptx.tx
+            if result_header.gas_used + tx.gas > result_header.gas_limit:
+                blocked.add(ptx.sender)  # later nonces of this sender cannot go either
+                continue
+            try:
+                receipt, _comp = vm.apply_transaction(result_header, tx)
+            except ValidationError as exc:
+                dropped.append((ptx.hash, str(exc)))
+                blocked.add(ptx.sender)
+                continue
+            except Exception as exc:  # unexpected: state may be dirty -> rebuild
+                raise _BadTransaction(ptx.hash, f"{type(exc).__name__}: {exc}") from exc
+            result_header = vm.add_receipt_to_header(result_header, receipt)
+            result_header = vm.increment_blob_gas_used(result_header, tx)
+            txs.append(tx)
+            senders.append(ptx.sender)
+            receipts.append(receipt)
+        if not txs and not allow_empty:
+            self.store.discard()
+            return None
+        block = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), result_header, txs, receipts
+        )
+        block = vm.mine_block(block).block
+        self.chain.validate_block(block)  # header vs parent: gas, base fee, time
+        self.chain.chaindb.persist_block(block)
+        signature = self.sealer.sign(block.hash)
+        rows = self._block_rows(block, txs, senders, receipts, signature)
+        rows.append(SqliteStore.meta_write({"head": str(block.number)}))
+        self.store.commit_block(rows)
+        # durable from here on: publish
+        self.head = block.header
+        self.chain.header = self.chain.create_header_from_parent(block.header)
+        self.next_timestamp = None
+        result = SealResult(number=block.number, block_hash=block.hash, dropped=dropped)
+        result.included = [tx.hash for tx in txs]
+        for tx, sender in zip(txs, senders, strict=True):
+            result.new_nonces[sender] = tx.nonce + 1
+        for receipt in receipts:
+            for lg in receipt.logs:
+                result.log_addresses.add(lg.address)
+        self._nonces.update(result.new_nonces)
+        return result
+
+    def _block_rows(
+        self,
+        block: BlockAPI,
+        txs: list[SignedTransactionAPI],
+        senders: list[bytes],
+        receipts: list[Any],
+        signature: bytes,
+    ) -> list[SideWrite]:
+        number, bhash = block.number, block.hash
+        tx_rows = []
+        log_rows = []
+        prev_cumulative = 0
+        log_index = 0
+        for i, (tx, sender, receipt) in enumerate(zip(txs, senders, receipts, strict=True)):
+            gas_used = receipt.gas_used - prev_cumulative
+            prev_cumulative = receipt.gas_used
+            rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index)
+            for lg, raw in zip(logs, receipt.logs, strict=True):
+                topics = [t.to_bytes(32, "big") for t in raw.topics] + [None] * 4
+                log_rows.append((number, log_index, bytes(raw.address), *topics[:4],
+                                 json.dumps(lg)))
+                log_index += 1
+            tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i)),
+                            json.dumps(rj)))
+        rows: list[SideWrite] = [
+            ("INSERT OR REPLACE INTO blocks (number, hash, json) VALUES (?, ?, ?)",
+             [(number, bhash, json.dumps(block_json(block)))]),
+        ]
+        if tx_rows:
+            rows.append(("INSERT OR REPLACE INTO txs (hash, block_number, idx, tx_json, "
+                         "receipt_json) VALUES (?, ?, ?, ?, ?)", tx_rows))
+        if log_rows:
+            rows.append(("INSERT OR REPLACE INTO logs (block_number, log_index, address, topic0,"
+                         " topic1, topic2, topic3, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         log_rows))
+        if signature:
+            rows.append(("INSERT OR REPLACE INTO seals (number, hash, signer, signature) "
+                         "VALUES (?, ?, ?, ?)", [(number, bhash, self.sealer.address, signature)]))
+        return rows
+
+    def close(self) -> None:
+        with self.lock:
+            self.store.close()
+
+
+def _revert_error(comp: Any) -> ExecutionRevertedError:
+    """geth convention: code 3, "execution reverted", data = 0x revert bytes."""
+    err = comp.error
+    output = bytes(comp.output) if comp.output else b""
+    from eth.exceptions import Revert
+
+    if isinstance(err, Revert):
+        data = output or (bytes(err.args[0]) if err.args and isinstance(err.args[0], bytes)
+                          else b"")
+        return ExecutionRevertedError(_revert_message(data), data=encode_hex(data))
+    return ExecutionRevertedError(f"execution failed: {type(err).__name__}: {err}",
+                                  data=encode_hex(b""))
+
+
+def _revert_message(data: bytes) -> str:
+    """geth: "execution reverted: <reason>" when the data is Error(string)."""
+    if data[:4] == bytes.fromhex("08c379a0"):
+        try:
+            from eth_abi import decode
+
+            (reason,) = decode(["string"], data[4:])
+            return f"execution reverted: {reason}"
+        except Exception:
+            pass
+    return "execution reverted"
+
+
+def checksum(address: bytes) -> str:
+    return to_checksum_address(address)

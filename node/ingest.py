@@ -1,0 +1,99 @@
+"""Turn a raw signed transaction into an admitted mempool entry, or say exactly why not.
+
+Checks, cheapest first: RLP/typed-envelope decoding, chain id (legacy transactions
+without EIP-155 replay protection are refused), signature, gas bounds, admission
+(Consortium), nonce rules, balance (only when the transaction costs something).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eth_utils import to_checksum_address
+
+from .errors import TransactionRejectedError
+from .evm import ColedgerVM
+from .mempool import Mempool, PendingTx
+
+if TYPE_CHECKING:
+    from .admission import Admission
+    from .core import ChainCore
+
+__all__ = ["TransactionIngest"]
+
+_SUPPORTED_TYPES = {None, 1, 2}
+
+
+class TransactionIngest:
+    """Validates raw transactions and queues them; one instance per node."""
+
+    def __init__(
+        self, core: ChainCore, mempool: Mempool, admission: Admission, chain_id: int,
+        gas_limit: int,
+    ) -> None:
+        self._core = core
+        self._mempool = mempool
+        self._admission = admission
+        self._chain_id = chain_id
+        self._gas_limit = gas_limit
+        self._builder = ColedgerVM.get_transaction_builder()
+
+    def submit(self, raw: bytes) -> bytes:
+        """Validate and queue ``raw``; returns the transaction hash."""
+        if not raw:
+            raise TransactionRejectedError("invalid transaction: empty payload")
+        try:
+            tx = self._builder.decode(raw)
+        except Exception as exc:
+            raise TransactionRejectedError(
+                f"invalid transaction encoding (bad RLP or unknown type): {exc}"
+            ) from exc
+        type_id = tx.type_id
+        if type_id not in _SUPPORTED_TYPES:
+            raise TransactionRejectedError(
+                f"transaction type {type_id} is not supported (use legacy, 1 or 2)"
+            )
+        if type_id is None:
+            if tx.v in (27, 28):
+                raise TransactionRejectedError(
+                    "legacy transaction without EIP-155 replay protection refused: "
+                    f"sign with chain id {self._chain_id}"
+                )
+            chain_id = tx.chain_id
+        else:
+            chain_id = tx.chain_id
+        if chain_id != self._chain_id:
+            raise TransactionRejectedError(
+                f"wrong chain id: transaction is for chain {chain_id}, "
+                f"this node is chain {self._chain_id}"
+            )
+        try:
+            tx.validate()  # field ranges incl. signature r/s bounds (no recovery)
+            sender = tx.sender  # one recovery (coincurve via eth_keys)
+        except Exception as exc:
+            raise TransactionRejectedError(f"invalid signature: {exc}") from exc
+        if tx.gas > self._gas_limit:
+            raise TransactionRejectedError(
+                f"exceeds block gas limit: transaction gas {tx.gas} > block gas limit "
+                f"{self._gas_limit}"
+            )
+        intrinsic = tx.intrinsic_gas
+        if tx.gas < intrinsic:
+            raise TransactionRejectedError(
+                f"intrinsic gas too low: transaction gas {tx.gas} < intrinsic gas {intrinsic}"
+            )
+        price = int(tx.gas_price if type_id in (None, 1) else tx.max_fee_per_gas)
+        self._admission.check(sender, tx.to or None, int(tx.value), price, int(tx.gas),
+                              bytes(tx.data))
+        cost = price * tx.gas + tx.value
+        if cost:
+            balance = self._core.balance(sender)
+            if balance < cost:
+                raise TransactionRejectedError(
+                    f"insufficient funds for gas * price + value: sender "
+                    f"{to_checksum_address(sender)} has {balance}, needs {cost}"
+                )
+        state_nonce = self._core.state_nonce(sender)
+        ptx = PendingTx(tx=tx, sender=sender, hash=tx.hash)
+        self._mempool.add(ptx, state_nonce)
+        return ptx.hash
