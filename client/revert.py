@@ -7,11 +7,10 @@ contract — including one reached through a governed call — decodes to its So
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from eth_abi import decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from client._abi import canonical_type
 from client.artifacts import available_artifacts, load_artifact
@@ -54,7 +53,10 @@ def decode_revert(data: bytes | str | None, contract: str | None = None) -> Cont
             return ContractRevert("Panic", {"code": code}, raw, contract)
         if selector in _registry():
             name, types, names = _registry()[selector]
-            values = decode(types, body)
+            values = [
+                to_checksum_address(v) if t == "address" else v
+                for t, v in zip(types, decode(types, body), strict=True)
+            ]
             return ContractRevert(name, dict(zip(names, values, strict=True)), raw, contract)
     except DecodingError:
         pass

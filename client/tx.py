@@ -34,7 +34,6 @@ from web3.types import TxReceipt
 from client.errors import (
     AdmissionRejected,
     CoLedgerValueError,
-    ContractRevert,
     RpcError,
     TransactionFailed,
     TransactionTimeout,

@@ -135,19 +135,19 @@ def w3(chain: ChainHandle) -> Web3:
 def make_account(chain: ChainHandle) -> Callable[..., LocalAccount]:
     """`make_account(label, admit=True)`: a fresh local key able to transact on the backend.
 
-    On the embedded node "able to transact" means admitted: a Consortium member with the
-    Operator role (so it may also deploy). `admit=False` gives a key the node will refuse.
+    "Able to transact" means admitted: a member of the session's admission Consortium with
+    `roles` (Operator by default, so it may also deploy) — on anvil also funded, so tests see
+    the same membership on both backends. `admit=False` gives a key the embedded node refuses.
     """
     salt = os.urandom(8).hex()
 
-    def make(label: str, admit: bool = True) -> LocalAccount:
+    def make(label: str, admit: bool = True, roles: tuple[Role, ...] = (Role.OPERATOR,)) -> LocalAccount:
         account: LocalAccount = Account.from_key(keccak(text=f"coledger-test:{salt}:{label}"))
         if not admit:
             return account
         if chain.kind == "anvil":
             chain.w3.provider.make_request("anvil_setBalance", [account.address, hex(10**24)])
-        else:
-            chain.admission.propose_add_member(f"test {label}", account.address, [Role.OPERATOR])
+        chain.admission.propose_add_member(f"test {label}", account.address, roles)
         return account
 
     return make
