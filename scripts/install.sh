@@ -18,7 +18,10 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
   | { grep -v -i -E "^warning: location|is ignored" || true; }
 
-if [ ! -d node_modules/solc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+# `npm install` (not `npm ci`): npm 11's lock omits the other platforms' optional anvil binaries,
+# which `npm ci` then reports as out of sync. The lock still pins every version installed.
+if [ ! -d node_modules/solc ] || [ ! -d node_modules/@foundry-rs/anvil ] \
+   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "[install] ok: $(.venv/bin/python --version), node $(node --version), $(.venv/bin/coledger --help >/dev/null && echo coledger CLI ready)"
