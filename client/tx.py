@@ -79,7 +79,7 @@ class TransactionPipeline:
         gas_margin: float = 1.25,
         gas_extra: int = 20_000,
         receipt_timeout: float = 120.0,
-        poll_interval: float = 0.05,
+        poll_interval: float = 0.1,
         resend_after: float = 3.0,
     ) -> None:
         self.w3 = w3
@@ -222,6 +222,7 @@ class TransactionPipeline:
         deadline = time.monotonic() + limit
         receipts: dict[str, TxReceipt] = {}
         last_check = time.monotonic()
+        interval = min(0.005, self.poll_interval)  # back off from 5 ms: local blocks come fast
         while True:
             todo = [s for s in sent if s.tx_hash not in receipts]
             if not todo:
@@ -238,7 +239,8 @@ class TransactionPipeline:
             if now - last_check > self.resend_after:
                 self._resubmit_unknown([s for s in sent if s.tx_hash not in receipts])
                 last_check = now
-            time.sleep(self.poll_interval)
+            time.sleep(interval)
+            interval = min(interval * 2, self.poll_interval)
         ordered = [receipts[s.tx_hash] for s in sent]
         for s, receipt in zip(sent, ordered, strict=True):
             if receipt["status"] != 1:
