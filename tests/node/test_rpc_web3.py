@@ -210,3 +210,18 @@ def test_evm_mine_seals_every_pending_transaction_in_one_block(
     assert all(r["status"] == 1 and r["blockNumber"] == 1 for r in receipts)
     assert [r["transactionIndex"] for r in receipts] == list(range(42))
     assert counter.functions.count().call() == 40
+
+
+def test_block_of_every_served_receipt_is_readable_at_once(node_handle: Any, deployed: Any) -> None:
+    """A receipt is served once its block is committed; that block must be readable too.
+
+    (Regression: the sealer commits, then publishes the head; a client that got a receipt in
+    between was told the block number was "beyond the head".)
+    """
+    w3, boot = node_handle.w3, node_handle.bootstrap
+    _, counter = deployed
+    for _ in range(150):
+        receipt = node_handle.send(boot, {"to": counter.address, "gas": 100_000,
+                                          "data": counter.encode_abi("increment", [])})
+        block = w3.eth.get_block(receipt["blockNumber"])
+        assert block["hash"] == receipt["blockHash"]
