@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from client.cli_lending import register as register_lending
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
 from client.consortium import ConsortiumClient, ProposalOutcome, Role
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_chain_args(p, signing=True)
         p.add_argument("proposal_id", type=int)
         p.set_defaults(func=_cmd_vote, verb=verb)
+    register_lending(sub)
     return parser
 
 

@@ -1,0 +1,63 @@
+"""Deploy the coledger contract suite once per chain, idempotently, from the operator key.
+
+Order matters and is fixed: the Consortium at the operator's nonce 0 (the node's admission rule
+depends on it), then ProductCatalog, LoanLedger and CreditLines. The ledger and CreditLines each
+need the other's address, so the ledger is given CreditLines' predicted CREATE address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from web3 import Web3
+
+from client.contracts import create_address, deploy
+from client.errors import DeploymentError
+from client.tx import TransactionPipeline
+
+__all__ = ["DEFAULT_BORROWER_EXPOSURE_CAP", "LendingAddresses", "deploy_lending"]
+
+# 300,000 RMB in fen: the personal credit ceiling, used until governance sets
+# `lending.borrowerExposureCap`.
+DEFAULT_BORROWER_EXPOSURE_CAP = 30_000_000
+
+
+@dataclass(frozen=True)
+class LendingAddresses:
+    ProductCatalog: str
+    LoanLedger: str
+    CreditLines: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _has_code(w3: Web3, address: str) -> bool:
+    return bool(w3.eth.get_code(Web3.to_checksum_address(address)))
+
+
+def deploy_lending(
+    pipeline: TransactionPipeline,
+    consortium: str,
+    recorded: dict[str, str] | None = None,
+    exposure_cap: int = DEFAULT_BORROWER_EXPOSURE_CAP,
+) -> tuple[LendingAddresses, bool]:
+    """Deploy the lending contracts unless `recorded` addresses already hold code."""
+    names = ("ProductCatalog", "LoanLedger", "CreditLines")
+    if recorded and all(n in recorded for n in names):
+        if all(_has_code(pipeline.w3, recorded[n]) for n in names):
+            return LendingAddresses(*(recorded[n] for n in names)), False
+        raise DeploymentError(
+            "the deployment record names lending contracts that have no code on this chain"
+        )
+    nonce = int(pipeline.w3.eth.get_transaction_count(pipeline.address, "pending"))
+    predicted_lines = create_address(pipeline.address, nonce + 2)
+    catalog = deploy(pipeline, "ProductCatalog", consortium)
+    ledger = deploy(pipeline, "LoanLedger", consortium, predicted_lines)
+    lines = deploy(pipeline, "CreditLines", consortium, catalog, ledger, exposure_cap)
+    if lines != predicted_lines:
+        raise DeploymentError(
+            f"CreditLines landed at {lines}, not the predicted {predicted_lines}: another "
+            "transaction from the operator key interleaved; redeploy on a quiet chain"
+        )
+    return LendingAddresses(catalog, ledger, lines), True
