@@ -256,8 +256,9 @@ def _book(args: argparse.Namespace) -> int:
         for category, amount in book.by_category.items():
             print(f"  {category.name.lower():<16} {amount:>14}")
     p = portfolio(client)
+    bp = p.npl_ratio_bp
     print(f"portfolio: {p.outstanding} fen outstanding; non-performing {p.non_performing} fen; "
-          f"NPL ratio {p.npl_ratio_bp // 100}.{p.npl_ratio_bp % 100:02d}% ({p.npl_ratio_bp} bp); loans active "
+          f"NPL ratio {bp // 100}.{bp % 100:02d}% ({bp} bp); loans active "
           f"{p.loans_active}, closed {p.loans_closed}, defaulted {p.loans_defaulted}")
     return 0
 

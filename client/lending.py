@@ -23,6 +23,7 @@ from web3.types import TxReceipt
 from client.commitments import Commitment, sign_commitment
 from client.contracts import bind
 from client.errors import CoLedgerValueError
+from client.lending_math import Category
 from client.products import ProductTerms
 from client.suite import LendingAddresses
 from client.tx import Call, TransactionPipeline
@@ -40,14 +41,6 @@ __all__ = [
 ]
 
 _MAX_U64 = 2**64 - 1
-
-
-class Category(IntEnum):
-    NORMAL = 0
-    SPECIAL_MENTION = 1
-    SUBSTANDARD = 2
-    DOUBTFUL = 3
-    LOSS = 4
 
 
 class LoanStatus(IntEnum):
