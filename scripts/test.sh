@@ -9,8 +9,9 @@ export PYTHONUNBUFFERED=1
 echo "== pytest on the embedded node =="
 .venv/bin/python -m pytest -q tests "$@"
 
-echo "== chain-portable tests on anvil =="
-COLEDGER_TEST_CHAIN=anvil .venv/bin/python -m pytest -q tests/contracts tests/client "$@"
+echo "== chain-portable tests on anvil (all but the embedded node's own: node, e2e, audit) =="
+COLEDGER_TEST_CHAIN=anvil .venv/bin/python -m pytest -q tests \
+  --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit "$@"
 
 echo "== hardhat compile (offline, solc-js) =="
 npx --no-install hardhat compile --quiet
