@@ -217,6 +217,11 @@ interface ICreditLines {
     /// @notice Drawdown `drawdownId`. Reverts with {CreditLinesUnknownDrawdown}.
     function drawdown(LoanId drawdownId) external view returns (Drawdown memory);
 
+    /// @notice The borrower of drawdown `drawdownId` (its line's), which is also the borrower of
+    /// the loan of that id; the LoanLedger reads it here instead of storing it. Reverts with
+    /// {CreditLinesUnknownDrawdown}.
+    function drawdownBorrower(LoanId drawdownId) external view returns (bytes32);
+
     /// @notice The number of lines ever opened; ids are `1..lineCount()`.
     function lineCount() external view returns (uint256);
 
@@ -225,6 +230,11 @@ interface ICreditLines {
 
     /// @notice `borrower`'s outstanding principal across all lines of all members.
     function borrowerExposure(bytes32 borrower) external view returns (uint64);
+
+    /// @notice The balance of `borrower`'s virtual account: the principal of every loan disbursed
+    /// to it, credited at disbursement. Kept here, in the borrower's exposure slot, and reported by
+    /// `ILoanLedger.virtualBalance`, which announces each credit with `VirtualAccountCredited`.
+    function borrowerVirtualBalance(bytes32 borrower) external view returns (uint64);
 
     /// @notice The number of lines ever opened for `borrower` (by any lead bank).
     function borrowerLineCount(bytes32 borrower) external view returns (uint32);

@@ -179,8 +179,10 @@ interface ILoanLedger {
     error LoanLedgerTimeBeforeAccrual(LoanId loanId, uint64 timestamp, uint64 lastAccrual);
 
     /**
-     * @notice Opens loan `loanId`, starting at block time, and credits its principal to the
-     * borrower's virtual account (`virtualBalance(borrower) += principal`).
+     * @notice Opens loan `loanId`, starting at block time, and announces the credit of its
+     * principal to the borrower's virtual account (`virtualBalance(borrower) += principal`; the
+     * balance is kept by CreditLines, which credits it at disbursement, see
+     * `ICreditLines.borrowerVirtualBalance`).
      * @dev Caller: CreditLines only ({LoanLedgerUnauthorized}). `parts` are the lenders' principal
      * parts, the lead bank `leadMemberId` first ({LoanLedgerLeadNotFirst}), summing to `principal`
      * ({LoanLedgerPartsNotWhole}); principal 1..2^48-1 fen, 1..60 installments and 1..255 lenders
@@ -254,7 +256,8 @@ interface ILoanLedger {
             Category category
         );
 
-    /// @notice The balance of `borrower`'s virtual account: loan proceeds credited, not yet spent.
+    /// @notice The balance of `borrower`'s virtual account: loan proceeds credited, not yet spent
+    /// (read from `ICreditLines.borrowerVirtualBalance`).
     function virtualBalance(bytes32 borrower) external view returns (uint64);
 
     /// @notice The number of loans opened.

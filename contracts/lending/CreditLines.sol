@@ -24,21 +24,28 @@ contract CreditLines is ICreditLines, EIP712 {
     uint256 private constant _DEFAULT_LIFETIME = 1 days;
 
     /// @dev What origination needs of a product, copied from the catalog when its first line
-    /// opens (product terms never change). Slot 0: the scalars; then the partners packed as
-    /// `memberId << 16 | shareBp`, five per slot (one slot for up to five partners).
+    /// opens (product terms never change). Slot 0 holds all that disbursement and {commit} read for
+    /// up to three partners (the usual products), so they read one slot; slot 1 the proposal
+    /// checks; partners 3.. follow. A partner is packed as `memberId << 16 | shareBp`.
     struct Terms {
         uint32 leadMemberId;
         uint16 leadShareBp;
         uint16 annualRateBp;
         uint16 penaltySurchargeBp;
+        uint8 partnerCount;
+        uint48 partner0;
+        uint48 partner1;
+        uint48 partner2;
         uint64 installmentCountsMask;
         uint64 singleDrawCap;
-        uint8 partnerCount;
-        uint48[_MAX_PARTNERS] partners;
+        uint48[_MAX_PARTNERS - 3] morePartners;
     }
 
     /// @dev Storage layout of a drawdown: one slot. The parts are not stored: they are the same
     /// pure function of the amount and the (immutable) product shares at proposal and later.
+    /// `roundedUp` keeps the one thing `LendingMath.split` decides beyond the floors: bit i is set
+    /// when part i (lead = 0) got one of the leftover units, so part i = floor(amount * share_i /
+    /// 10,000) + bit i, and disbursement and the view rebuild the parts without re-running the split.
     struct Record {
         LineId lineId;
         uint64 amount;
@@ -46,13 +53,17 @@ contract CreditLines is ICreditLines, EIP712 {
         uint8 installments;
         DrawdownState state;
         uint8 committed;
+        uint16 roundedUp;
     }
 
-    /// @dev A borrower's consortium-wide outstanding principal and the number of its lines (set
-    /// by {openLine}, which also makes the first exposure write a cheap non-zero update).
+    /// @dev A borrower's consortium-wide outstanding principal, the number of its lines (set by
+    /// {openLine}, which also makes the first write at disbursement a cheap non-zero update) and
+    /// its virtual account: the principal of every loan disbursed to it, which the LoanLedger
+    /// reports as `virtualBalance`. One slot, written once per disbursement.
     struct Borrower {
         uint64 exposure;
         uint32 lineCount;
+        uint64 virtualBalance;
     }
 
     IConsortium private immutable _consortium;
@@ -150,15 +161,17 @@ contract CreditLines is ICreditLines, EIP712 {
         drawdownId = LoanId.wrap(++_drawdownCount);
         // Cannot truncate: the lifetime is below 2^32 and block timestamps far below 2^39.
         uint40 deadline = uint40(block.timestamp + _lifetime());
+        (LenderPart[] memory parts, uint16 roundedUp) = _split(t, amount);
         _drawdowns[drawdownId] = Record({
             lineId: lineId,
             amount: amount,
             deadline: deadline,
             installments: installments,
             state: DrawdownState.Pending,
-            committed: 0
+            committed: 0,
+            roundedUp: roundedUp
         });
-        emit DrawdownProposed(drawdownId, lineId, amount, installments, _split(t, amount), deadline);
+        emit DrawdownProposed(drawdownId, lineId, amount, installments, parts, deadline);
     }
 
     /// @inheritdoc ICreditLines
@@ -169,7 +182,7 @@ contract CreditLines is ICreditLines, EIP712 {
             Terms storage t = _terms[_lines[d.lineId].productId];
             uint256 n = t.partnerCount;
             for (uint256 i; i < n; ++i) {
-                uint32 partnerId = uint32(t.partners[i] >> 16);
+                uint32 partnerId = uint32(_partnerAt(t, i) >> 16);
                 if (partnerId != memberId) continue;
                 uint8 bit = uint8(1 << i);
                 if (d.committed & bit != 0) revert CreditLinesAlreadyCommitted(drawdownId, partnerId);
@@ -184,22 +197,24 @@ contract CreditLines is ICreditLines, EIP712 {
     /// @inheritdoc ICreditLines
     function disburse(LoanId drawdownId, uint64[] calldata deadlines, bytes[] calldata signatures) external {
         Record storage d = _pending(drawdownId);
-        Line storage l = _lines[d.lineId];
+        Record memory r = d;
+        Line storage l = _lines[r.lineId];
         _checkLead(l.leadMemberId);
-        if (l.closed) revert CreditLinesLineClosed(d.lineId);
-        uint64 amount = d.amount;
+        if (l.closed) revert CreditLinesLineClosed(r.lineId);
+        uint64 amount = r.amount;
         bytes32 borrower = _checkRoom(l, amount);
-        Terms storage t = _terms[l.productId];
-        LenderPart[] memory parts = _split(t, amount);
-        _checkCommitments(drawdownId, d.committed, parts, deadlines, signatures);
+        ProductId productId = l.productId;
+        Terms storage t = _terms[productId];
+        LenderPart[] memory parts = _parts(t, amount, r.roundedUp);
+        _checkCommitments(drawdownId, r.committed, parts, deadlines, signatures);
 
+        // The `committed` bits are left as they are: a disbursed drawdown shows every partner
+        // committed (see {drawdown}).
         d.state = DrawdownState.Disbursed;
-        // Cannot truncate: at most _MAX_PARTNERS partners.
-        d.committed = uint8((1 << (parts.length - 1)) - 1);
         _book(l, borrower, amount);
         _ledger.openLoan(
-            drawdownId, borrower, d.lineId, l.productId, amount, t.annualRateBp, t.penaltySurchargeBp,
-            d.installments, parts[0].memberId, parts
+            drawdownId, borrower, r.lineId, productId, amount, t.annualRateBp, t.penaltySurchargeBp,
+            r.installments, parts[0].memberId, parts
         );
         emit DrawdownDisbursed(drawdownId, borrower, amount);
     }
@@ -223,12 +238,20 @@ contract CreditLines is ICreditLines, EIP712 {
         view_.deadline = d.deadline;
         view_.annualRateBp = t.annualRateBp;
         view_.penaltySurchargeBp = t.penaltySurchargeBp;
-        view_.parts = _split(t, d.amount);
+        view_.parts = _parts(t, d.amount, d.roundedUp);
         view_.committed = new bool[](view_.parts.length);
         view_.committed[0] = true;
+        bool disbursed = d.state == DrawdownState.Disbursed;
         for (uint256 i = 1; i < view_.parts.length; ++i) {
-            view_.committed[i] = d.committed & (1 << (i - 1)) != 0;
+            view_.committed[i] = disbursed || d.committed & (1 << (i - 1)) != 0;
         }
+    }
+
+    /// @inheritdoc ICreditLines
+    function drawdownBorrower(LoanId drawdownId) external view returns (bytes32) {
+        LineId lineId = _drawdowns[drawdownId].lineId;
+        if (LineId.unwrap(lineId) == 0) revert CreditLinesUnknownDrawdown(drawdownId);
+        return _lines[lineId].borrower;
     }
 
     /// @inheritdoc ICreditLines
@@ -244,6 +267,11 @@ contract CreditLines is ICreditLines, EIP712 {
     /// @inheritdoc ICreditLines
     function borrowerExposure(bytes32 borrower) external view returns (uint64) {
         return _borrowers[borrower].exposure;
+    }
+
+    /// @inheritdoc ICreditLines
+    function borrowerVirtualBalance(bytes32 borrower) external view returns (uint64) {
+        return _borrowers[borrower].virtualBalance;
     }
 
     /// @inheritdoc ICreditLines
@@ -343,8 +371,17 @@ contract CreditLines is ICreditLines, EIP712 {
         view
     {
         if (block.timestamp > deadline) revert CreditLinesCommitmentExpired(part.memberId, deadline);
-        (address signer, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(commitmentDigest(id, part.memberId, part.amount, deadline), signature);
+        // As ECDSA.tryRecover(bytes32, bytes), without copying the 65 bytes to memory first.
+        address signer;
+        ECDSA.RecoverError err = ECDSA.RecoverError.InvalidSignatureLength;
+        if (signature.length == 65) {
+            (signer, err,) = ECDSA.tryRecover(
+                commitmentDigest(id, part.memberId, part.amount, deadline),
+                uint8(signature[64]),
+                bytes32(signature[0:32]),
+                bytes32(signature[32:64])
+            );
+        }
         if (
             err != ECDSA.RecoverError.NoError || _consortium.memberIdOf(signer) != part.memberId
                 || !_consortium.hasRole(IConsortium.Role.Partner, signer)
@@ -379,36 +416,94 @@ contract CreditLines is ICreditLines, EIP712 {
         return lifetime > type(uint32).max ? type(uint32).max : lifetime;
     }
 
-    /// @dev `amount` split by product `t`'s shares (largest remainder): the lead first, then the
-    /// partners in product order; the parts sum to `amount`.
-    function _split(Terms storage t, uint64 amount) private view returns (LenderPart[] memory parts) {
-        uint256 n = t.partnerCount;
-        uint16[] memory shares = new uint16[](n + 1);
-        parts = new LenderPart[](n + 1);
-        shares[0] = t.leadShareBp;
-        parts[0].memberId = t.leadMemberId;
-        for (uint256 i; i < n; ++i) {
-            uint48 partner = t.partners[i];
-            // Cannot truncate: the low 16 bits are the share, the next 32 the member id.
-            shares[i + 1] = uint16(partner);
-            parts[i + 1].memberId = uint32(partner >> 16);
+    /**
+     * @dev `amount` split by product `t`'s shares: the lead first, then the partners in product
+     * order; the parts sum to `amount`. This is `LendingMath.split(amount, shares)` (largest
+     * remainder, ties to the lower index) specialised to basis-point shares summing to 10,000 (the
+     * catalog checks that), with the remainders (< 10,000) packed 16 bits per party in one word
+     * instead of memory arrays. Also returns which parts were rounded up (see {Record}).
+     */
+    function _split(Terms storage t, uint64 amount)
+        private
+        view
+        returns (LenderPart[] memory parts, uint16 roundedUp)
+    {
+        uint256 n = t.partnerCount + 1;
+        parts = new LenderPart[](n);
+        uint256 remainders;
+        uint256 given;
+        // Cannot overflow or truncate: amount * share < 2^64 * 2^14; each part and the sum of the
+        // floors are at most `amount`; remainders < 10,000 < 2^16; at most 9 parties (144 bits).
+        unchecked {
+            for (uint256 i; i < n; ++i) {
+                (uint32 memberId, uint256 share) =
+                    i == 0 ? (t.leadMemberId, uint256(t.leadShareBp)) : _partner(_partnerAt(t, i - 1));
+                uint256 scaled = amount * share;
+                uint256 floor = scaled / LendingMath.BP;
+                parts[i] = LenderPart(memberId, uint64(floor));
+                remainders |= (scaled % LendingMath.BP) << (16 * i);
+                given += floor;
+            }
+            // The leftover units (fewer than n) go one each to the largest remainders.
+            for (uint256 extra = amount - given; extra != 0; --extra) {
+                uint256 best;
+                uint256 bestRemainder;
+                for (uint256 i; i < n; ++i) {
+                    uint256 r = (remainders >> (16 * i)) & 0xffff;
+                    if (r > bestRemainder) (best, bestRemainder) = (i, r);
+                }
+                remainders &= ~(uint256(0xffff) << (16 * best));
+                ++parts[best].amount;
+                roundedUp |= uint16(1 << best);
+            }
         }
-        uint256[] memory split = LendingMath.splitBp(amount, shares);
-        for (uint256 i; i <= n; ++i) {
-            // Cannot truncate: every part is at most `amount`, a uint64.
-            parts[i].amount = uint64(split[i]);
+    }
+
+    /// @dev Partner `i` (0-based, product order) of `t`, packed as in {Terms}.
+    function _partnerAt(Terms storage t, uint256 i) private view returns (uint48) {
+        if (i == 0) return t.partner0;
+        if (i == 1) return t.partner1;
+        if (i == 2) return t.partner2;
+        return t.morePartners[i - 3];
+    }
+
+    /// @dev Member id and share of a packed partner entry of {Terms}.
+    function _partner(uint48 partner) private pure returns (uint32 memberId, uint256 shareBp) {
+        // Cannot truncate: the low 16 bits are the share, the next 32 the member id.
+        return (uint32(partner >> 16), uint16(partner));
+    }
+
+    /// @dev The parts {_split} gave at proposal, rebuilt from the floors and the `roundedUp` bits.
+    function _parts(Terms storage t, uint64 amount, uint16 roundedUp)
+        private
+        view
+        returns (LenderPart[] memory parts)
+    {
+        uint256 n = t.partnerCount + 1;
+        parts = new LenderPart[](n);
+        // Cannot overflow or truncate: amount * share < 2^64 * 2^14, and each part <= amount.
+        unchecked {
+            uint256 leadFloor = amount * uint256(t.leadShareBp) / LendingMath.BP;
+            parts[0] = LenderPart(t.leadMemberId, uint64(leadFloor + (roundedUp & 1)));
+            for (uint256 i = 1; i < n; ++i) {
+                (uint32 memberId, uint256 share) = _partner(_partnerAt(t, i - 1));
+                parts[i] = LenderPart(memberId, uint64(amount * share / LendingMath.BP + ((roundedUp >> i) & 1)));
+            }
         }
     }
 
     // ---------------------------------------------------------------- state writers
 
-    /// @dev Books a disbursement of `amount` on line `l` of `borrower`.
+    /// @dev Books a disbursement of `amount` on line `l` of `borrower` and credits it to the
+    /// borrower's virtual account.
     function _book(Line storage l, bytes32 borrower, uint64 amount) private {
+        Borrower storage b = _borrowers[borrower];
         // Cannot overflow: both stay within the limit and the cap just checked (uint64 values).
         unchecked {
             l.used += amount;
-            _borrowers[borrower].exposure += amount;
+            b.exposure += amount;
         }
+        b.virtualBalance += amount;
     }
 
     function _cacheTerms(ProductId productId, IProductCatalog.ProductTerms memory t) private {
@@ -422,7 +517,11 @@ contract CreditLines is ICreditLines, EIP712 {
         // Cannot truncate: the catalog allows at most _MAX_PARTNERS partners.
         c.partnerCount = uint8(t.partnerIds.length);
         for (uint256 i; i < t.partnerIds.length; ++i) {
-            c.partners[i] = uint48(t.partnerIds[i]) << 16 | t.partnerSharesBp[i];
+            uint48 partner = uint48(t.partnerIds[i]) << 16 | t.partnerSharesBp[i];
+            if (i == 0) c.partner0 = partner;
+            else if (i == 1) c.partner1 = partner;
+            else if (i == 2) c.partner2 = partner;
+            else c.morePartners[i - 3] = partner;
         }
     }
 }

@@ -43,7 +43,6 @@ contract LoanLedger is Repayments, Delinquency {
         if (sum != principal) revert LoanLedgerPartsNotWhole(sum, principal);
         _storeLoan(
             loanId,
-            borrower,
             Terms({
                 lineId: lineId,
                 productId: productId,

@@ -2,15 +2,17 @@
 pragma solidity ^0.8.30;
 
 import {IConsortium} from "../interfaces/IConsortium.sol";
+import {ICreditLines} from "../interfaces/ICreditLines.sol";
 import {ILoanLedger} from "../interfaces/ILoanLedger.sol";
 import {Category, CollectionStep, LenderPart, LineId, LoanId, LoanStatus, ProductId} from "./LendingTypes.sol";
 
 /**
  * @title LoanStorage
  * @notice The LoanLedger's state, its packed layout and the checks every entry point shares.
- * @dev Layout (what {ILoanLedger-openLoan} writes is the drawdown's gas budget): a loan is the
- * borrower (1 slot) + {Terms} (1 slot, written once) + {Account} (1 slot, zero until the first
- * touch) + the accrued penalty (1 slot, zero until a penalty accrues). The lead bank is the first
+ * @dev Layout (what {ILoanLedger-openLoan} writes is the drawdown's gas budget): a loan is
+ * {Terms} (1 slot, written once) + {Account} (1 slot, zero until the first touch) + the accrued
+ * penalty (1 slot, zero until a penalty accrues). The borrower is not stored: the loan's id is its
+ * drawdown's id, and CreditLines answers {ICreditLines-drawdownBorrower}. The lead bank is the first
  * lender. Lenders' fixed data are packed three to a slot ({LenderGroup}); what each lender has
  * received is a {LenderFlow} slot written at its first credit. The schedule is never stored.
  */
@@ -38,9 +40,8 @@ abstract contract LoanStorage is ILoanLedger {
         CollectionStep collectionStep;
     }
 
-    /// @dev A loan: slot 0 borrower, slot 1 terms, slot 2 account, slot 3 total penalty accrued.
+    /// @dev A loan: slot 0 terms, slot 1 account, slot 2 total penalty accrued.
     struct Loan {
-        bytes32 borrower;
         Terms terms;
         Account account;
         uint64 penaltyAccrued;
@@ -80,7 +81,6 @@ abstract contract LoanStorage is ILoanLedger {
     mapping(LoanId loanId => Loan) private _loans;
     mapping(LoanId loanId => mapping(uint256 groupIndex => LenderGroup)) private _lenderGroups;
     mapping(LoanId loanId => mapping(uint256 lenderIndex => LenderFlow)) private _lenderFlows;
-    mapping(bytes32 borrower => uint64 balance) private _virtualBalances;
 
     constructor(IConsortium consortium_, address creditLines_) {
         if (address(consortium_) == address(0) || creditLines_ == address(0)) revert LoanLedgerZeroAddress();
@@ -134,8 +134,9 @@ abstract contract LoanStorage is ILoanLedger {
         return _loans[loanId].terms.status != LoanStatus.None;
     }
 
+    /// @dev The borrower of loan `loanId`, which is kept by CreditLines (the drawdown's line).
     function _borrowerOf(LoanId loanId) internal view returns (bytes32) {
-        return _loans[loanId].borrower;
+        return ICreditLines(_creditLines).drawdownBorrower(loanId);
     }
 
     function _account(LoanId loanId) internal view returns (Account memory) {
@@ -150,11 +151,9 @@ abstract contract LoanStorage is ILoanLedger {
         return _loanCount;
     }
 
-    /// @dev Stores a new loan (borrower and terms) and counts it; its account stays zero.
-    function _storeLoan(LoanId loanId, bytes32 borrower, Terms memory terms) internal {
-        Loan storage stored = _loans[loanId];
-        stored.borrower = borrower;
-        stored.terms = terms;
+    /// @dev Stores a new loan's terms and counts it; its account stays zero.
+    function _storeLoan(LoanId loanId, Terms memory terms) internal {
+        _loans[loanId].terms = terms;
         ++_loanCount;
     }
 
@@ -231,12 +230,14 @@ abstract contract LoanStorage is ILoanLedger {
 
     // ---------------------------------------------------------------- virtual accounts
 
+    /// @dev Announces the credit of loan `loanId`'s proceeds to `borrower`'s virtual account. The
+    /// balance itself is kept by CreditLines in the borrower's exposure slot (written at
+    /// disbursement anyway), which saves a per-borrower slot here.
     function _creditVirtualAccount(bytes32 borrower, LoanId loanId, uint64 amount) internal {
-        _virtualBalances[borrower] += amount;
         emit VirtualAccountCredited(borrower, loanId, amount);
     }
 
     function _virtualBalanceOf(bytes32 borrower) internal view returns (uint64) {
-        return _virtualBalances[borrower];
+        return ICreditLines(_creditLines).borrowerVirtualBalance(borrower);
     }
 }

@@ -21,6 +21,8 @@ contract CreditLinesStub {
     error CreditLinesStubUnauthorized(address caller);
 
     ILoanLedger private _ledger;
+    mapping(LoanId loanId => bytes32 borrower) private _borrowers;
+    mapping(bytes32 borrower => uint64 balance) private _virtualBalances;
     mapping(LineId lineId => mapping(bytes32 borrower => uint256 amount)) private _released;
     uint256 private _releaseCount;
 
@@ -30,7 +32,9 @@ contract CreditLinesStub {
         _ledger = ledger_;
     }
 
-    /// @notice Forwards to `ILoanLedger.openLoan` and emits {OpenLoanGas}.
+    /// @notice Forwards to `ILoanLedger.openLoan` and emits {OpenLoanGas}; like CreditLines it
+    /// remembers the loan's borrower ({drawdownBorrower}) and credits the borrower's virtual
+    /// account ({borrowerVirtualBalance}), which the ledger reads back.
     function openLoan(
         LoanId loanId,
         bytes32 borrower,
@@ -43,6 +47,8 @@ contract CreditLinesStub {
         uint32 leadMemberId,
         LenderPart[] calldata parts
     ) external {
+        _borrowers[loanId] = borrower;
+        _virtualBalances[borrower] += principal;
         uint256 before = gasleft();
         _ledger.openLoan(
             loanId, borrower, lineId, productId, principal, annualRateBp, penaltySurchargeBp, installments,
@@ -57,6 +63,16 @@ contract CreditLinesStub {
         _released[lineId][borrower] += amount;
         ++_releaseCount;
         emit PrincipalReleased(lineId, borrower, amount);
+    }
+
+    /// @notice What CreditLines implements: the borrower of the loan (drawdown) `loanId`.
+    function drawdownBorrower(LoanId loanId) external view returns (bytes32) {
+        return _borrowers[loanId];
+    }
+
+    /// @notice What CreditLines implements: the virtual account credited by {openLoan}.
+    function borrowerVirtualBalance(bytes32 borrower) external view returns (uint64) {
+        return _virtualBalances[borrower];
     }
 
     /// @notice Total principal released on `lineId` of `borrower`.
