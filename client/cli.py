@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from client.audit.cli import register as register_audit
 from client.cli_lending import register as register_lending
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("proposal_id", type=int)
         p.set_defaults(func=_cmd_vote, verb=verb)
     register_lending(sub)
+    register_audit(sub)
     return parser
 
 

@@ -1,0 +1,72 @@
+"""`coledger audit replay`: re-execute the ledger from genesis (read-only).
+
+Exit status: 0 clean replay, 1 divergence found (reported in DIR/replay.json and on stderr),
+2 the replay could not run (unreachable RPC, missing block, different genesis, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from client.connection import DEFAULT_RPC_URL
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    """Add `audit` to the top-level parser's subparsers."""
+    audit = sub.add_parser("audit", help="auditor tools (read-only)").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION")
+    replay = audit.add_parser(
+        "replay", help="re-execute every block from genesis and compare with what the node serves")
+    replay.add_argument("--rpc", default=DEFAULT_RPC_URL, help=f"JSON-RPC URL (default {DEFAULT_RPC_URL})")
+    replay.add_argument("--out", required=True, type=Path,
+                        help="output directory: replay.json and checkpoint.sqlite")
+    replay.add_argument("--from-checkpoint", action="store_true",
+                        help="resume after the last checkpoint in --out instead of from genesis")
+    replay.add_argument("--to-block", type=int, help="stop after this block (default: the head)")
+    replay.add_argument("--keep-going", action="store_true",
+                        help="continue past divergences that leave the block header intact")
+    replay.add_argument("--checkpoint-every", type=int, default=1_000, metavar="N",
+                        help="persist the replayed state every N blocks (default 1000)")
+    replay.add_argument("--batch", type=int, default=50, metavar="N",
+                        help="blocks per JSON-RPC batch (default 50)")
+    replay.add_argument("--genesis", type=Path,
+                        help="the node's genesis.json, only needed if its genesis has an alloc")
+    replay.add_argument("--quiet", action="store_true", help="no progress line")
+    replay.set_defaults(func=_cmd_replay)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from client.audit.replay import ReplayOptions, run_replay
+
+    if args.checkpoint_every < 1 or args.batch < 1:
+        from client.audit.errors import AuditError
+
+        raise AuditError("--checkpoint-every and --batch must be at least 1")
+    report = run_replay(ReplayOptions(
+        rpc=args.rpc, out=args.out, from_checkpoint=args.from_checkpoint,
+        to_block=args.to_block, keep_going=args.keep_going, window=args.batch,
+        checkpoint_every=args.checkpoint_every, genesis_file=args.genesis,
+        progress=not args.quiet,
+    ))
+    head = report.head
+    resumed = f", resumed after block {report.resumed_from}" if report.resumed_from else ""
+    if report.result == "ok":
+        print(f"replay ok: {report.blocks} blocks, {report.transactions} transactions verified "
+              f"(chain id {report.chain_id}, genesis {report.genesis_hash}{resumed}); head "
+              f"{head.get('number')} {head.get('hash')} state root {head.get('state_root')}")
+        if report.seals.get("note"):
+            print(f"note: {report.seals['note']}")
+        return 0
+    d = report.divergence or {}
+    where = f"block {d.get('block')}"
+    if d.get("tx_index") is not None:
+        where += f", transaction {d.get('tx_index')} ({d.get('tx_hash')})"
+    print(f"DIVERGENCE at {where}, field {d.get('field')}: {d.get('message')}\n"
+          f"  recomputed: {d.get('expected')}\n  served:     {d.get('served')}\n"
+          f"  details in {args.out / 'replay.json'}", file=sys.stderr)
+    return 1
