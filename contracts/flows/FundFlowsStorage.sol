@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IConsortium} from "../interfaces/IConsortium.sol";
+import {IFundFlows} from "../interfaces/IFundFlows.sol";
+import {LoanId, ProductId} from "../lending/LendingTypes.sol";
+
+/**
+ * @title FundFlowsStorage
+ * @notice FundFlows' state, its packed layout, the FIFO lineage queue and the role checks.
+ * @dev Layout: an account is {Funds} (1 slot: what every flow reads and writes) + {Queue} (1 slot:
+ * bucket head/tail, hold flag, P2P counter, velocity window) + its buckets (1 slot each) + a ring
+ * of the last 16 P2P times (3 slots, touched by P2P flows only). Amounts are stored in 48 bits: a
+ * loan's principal is below 2^48 (the LoanLedger checks it) and every sum is cast with SafeCast.
+ * Only Verify flows are stored; everything else an off-chain reader needs is in events.
+ */
+abstract contract FundFlowsStorage is IFundFlows {
+    using SafeCast for uint256;
+
+    /// @inheritdoc IFundFlows
+    uint256 public constant MAX_BATCH = 500;
+    /// @inheritdoc IFundFlows
+    uint256 public constant MAX_P2P_COUNT = 16;
+
+    uint256 internal constant _WHOLE_BP = 10_000;
+    uint256 internal constant _DAY = 86_400;
+
+    /// @dev The hot slot of an account. `leadMemberId` 0 means "no such account".
+    struct Funds {
+        uint48 balance;
+        uint48 reserved;
+        uint48 funded;
+        uint48 offPlatformSpent;
+        ProductId productId;
+        uint32 leadMemberId;
+    }
+
+    /// @dev The second slot: buckets `head..tail-1` may hold money (earlier ones are empty).
+    struct Queue {
+        uint32 head;
+        uint32 tail;
+        bool held;
+        uint32 p2pCount;
+        uint40 velocityStart;
+        uint48 velocityBase;
+        uint48 velocityOutflow;
+    }
+
+    struct StoredBucket {
+        LoanId loanId;
+        uint48 remaining;
+        uint48 amount;
+        uint40 time;
+        ProductId productId;
+    }
+
+    struct StoredFlow {
+        bytes32 account;
+        FlowKind kind;
+        FlowStatus status;
+        uint16 mcc;
+        uint48 amount;
+    }
+
+    IConsortium internal immutable _consortium;
+    address internal immutable _loanLedger;
+
+    uint64 internal _flowCount;
+    mapping(bytes32 account => Funds) internal _funds;
+    mapping(bytes32 account => Queue) internal _queues;
+    mapping(bytes32 account => mapping(uint256 index => StoredBucket)) internal _buckets;
+    mapping(bytes32 account => uint40[MAX_P2P_COUNT]) internal _p2pTimes;
+    /// @dev Bucket index + 1 of a synced loan (0: not synced); the account is the loan's borrower.
+    mapping(LoanId loanId => uint256) internal _bucketOf;
+    mapping(LoanId loanId => LoanSpend) internal _loanSpend;
+    mapping(uint64 flowId => StoredFlow) internal _flows;
+    mapping(ProductId productId => RuleSet) internal _rules;
+    /// @dev Bit `mcc % 256` of word `mcc / 256`: whether category `mcc` is prohibited.
+    mapping(ProductId productId => mapping(uint256 word => uint256)) internal _prohibited;
+
+    constructor(IConsortium consortium_, address loanLedger_) {
+        if (address(consortium_) == address(0) || loanLedger_ == address(0)) revert FundFlowsZeroAddress();
+        _consortium = consortium_;
+        _loanLedger = loanLedger_;
+    }
+
+    // ---------------------------------------------------------------- role checks
+
+    /// @dev 0 if `caller` holds Gateway (may record for any account), else its member id as a
+    /// lead bank; reverts if it is neither.
+    function _recorderLead(address caller) internal view returns (uint32) {
+        if (_consortium.hasRole(IConsortium.Role.Gateway, caller)) return 0;
+        if (!_consortium.hasRole(IConsortium.Role.LeadBank, caller)) revert FundFlowsUnauthorized(caller, bytes32(0));
+        return uint32(_consortium.memberIdOf(caller));
+    }
+
+    /// @dev Reverts unless `caller` is the current key of `account`'s lead bank; returns its id.
+    function _checkLeadOf(address caller, bytes32 account_) internal view returns (uint32 memberId) {
+        memberId = _funds[account_].leadMemberId;
+        if (
+            memberId == 0 || !_consortium.hasRole(IConsortium.Role.LeadBank, caller)
+                || _consortium.memberIdOf(caller) != memberId
+        ) revert FundFlowsUnauthorized(caller, account_);
+    }
+
+    // ---------------------------------------------------------------- lineage queue
+
+    /// @dev Takes `amount` from `account_`'s buckets FIFO (from `q.head`), emitting {FlowLineage}
+    /// and adding to each loan's `kind` total; advances `q.head` past emptied buckets. The caller
+    /// writes `q` back. Terminates: the buckets from head hold `balance >= amount`.
+    function _consume(bytes32 account_, Queue memory q, uint64 flowId, FlowKind kind, uint256 amount) internal {
+        uint256 index = q.head;
+        while (amount != 0) {
+            StoredBucket storage b = _buckets[account_][index];
+            uint256 left = b.remaining;
+            if (left != 0) {
+                uint256 take = left < amount ? left : amount;
+                // Underflow not possible: take <= left and take <= amount.
+                unchecked {
+                    b.remaining = uint48(left - take);
+                    amount -= take;
+                }
+                _addSpend(b.loanId, kind, take);
+                emit FlowLineage(flowId, b.loanId, uint64(take));
+                if (take != left) break;
+            }
+            ++index;
+        }
+        q.head = uint32(index);
+    }
+
+    /// @dev Adds `amount` to loan `loanId`'s total of `kind` (Refund: the refunded total).
+    function _addSpend(LoanId loanId, FlowKind kind, uint256 amount) internal {
+        LoanSpend storage s = _loanSpend[loanId];
+        uint64 a = amount.toUint64();
+        if (kind == FlowKind.MerchantPayment) s.merchant += a;
+        else if (kind == FlowKind.P2PTransfer) s.p2p += a;
+        else if (kind == FlowKind.CashWithdrawal) s.cash += a;
+        else if (kind == FlowKind.OffPlatformPayment) s.offPlatform += a;
+        else if (kind == FlowKind.Repayment) s.repayment += a;
+        else s.refunded += a;
+    }
+
+    /// @dev The first bucket with money left, from the head (exists when balance > 0).
+    function _firstBucket(bytes32 account_, Queue memory q) internal view returns (StoredBucket memory b) {
+        for (uint256 i = q.head;; ++i) {
+            b = _buckets[account_][i];
+            if (b.remaining != 0) return b;
+        }
+    }
+
+    /// @dev The drawdown time of the last bucket a FIFO walk for `amount` (<= balance) touches.
+    function _lastTouchedTime(bytes32 account_, Queue memory q, uint256 amount) internal view returns (uint256) {
+        for (uint256 i = q.head;; ++i) {
+            StoredBucket storage b = _buckets[account_][i];
+            uint256 left = b.remaining;
+            if (left >= amount && left != 0) return b.time;
+            // Underflow not possible: left < amount here.
+            unchecked {
+                amount -= left;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    /// @dev Moves a judged outflow's money: down `balance` (and `reserved` for a pending one),
+    /// up the off-platform total, FIFO lineage. Writes `f` back; returns whether `q.head` moved
+    /// (the caller writes `q`).
+    function _settle(
+        bytes32 account_,
+        Funds memory f,
+        Queue memory q,
+        uint64 flowId,
+        FlowKind kind,
+        uint256 amount,
+        bool wasReserved
+    ) internal returns (bool headMoved) {
+        uint32 head = q.head;
+        f.balance = (uint256(f.balance) - amount).toUint48();
+        if (wasReserved) f.reserved = (uint256(f.reserved) - amount).toUint48();
+        if (kind == FlowKind.OffPlatformPayment) f.offPlatformSpent = (uint256(f.offPlatformSpent) + amount).toUint48();
+        _consume(account_, q, flowId, kind, amount);
+        _funds[account_] = f;
+        return q.head != head;
+    }
+
+    function _toView(StoredBucket memory b) internal pure returns (Bucket memory) {
+        return Bucket(b.loanId, b.remaining, b.amount, b.time, b.productId);
+    }
+}
