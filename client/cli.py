@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from client.audit.cli import register as register_audit
+from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("proposal_id", type=int)
         p.set_defaults(func=_cmd_vote, verb=verb)
     register_lending(sub)
+    register_flows(sub)
     register_audit(sub)
     return parser
 

@@ -13,9 +13,10 @@ from web3 import Web3
 
 from client.contracts import create_address, deploy
 from client.errors import DeploymentError
+from client.flows import deploy_fund_flows
 from client.tx import TransactionPipeline
 
-__all__ = ["DEFAULT_BORROWER_EXPOSURE_CAP", "LendingAddresses", "deploy_lending"]
+__all__ = ["DEFAULT_BORROWER_EXPOSURE_CAP", "LendingAddresses", "deploy_flows", "deploy_lending"]
 
 # 300,000 RMB in fen: the personal credit ceiling, used until governance sets
 # `lending.borrowerExposureCap`.
@@ -61,3 +62,15 @@ def deploy_lending(
             "transaction from the operator key interleaved; redeploy on a quiet chain"
         )
     return LendingAddresses(catalog, ledger, lines), True
+
+
+def deploy_flows(
+    pipeline: TransactionPipeline, consortium: str, loan_ledger: str,
+    recorded: dict[str, str] | None = None,
+) -> str:
+    """Deploy FundFlows (virtual-account monitoring) unless `recorded` names one with code."""
+    if recorded and "FundFlows" in recorded:
+        if _has_code(pipeline.w3, recorded["FundFlows"]):
+            return recorded["FundFlows"]
+        raise DeploymentError("the deployment record names a FundFlows contract with no code")
+    return deploy_fund_flows(pipeline, consortium, loan_ledger)
