@@ -1,4 +1,5 @@
-"""`coledger audit replay`: re-execute the ledger from genesis (read-only).
+"""`coledger audit replay`: re-execute the ledger from genesis (read-only); `coledger audit check`:
+rebuild the ledger from contract events, compare it with the views and check the invariants.
 
 Exit status: 0 clean replay, 1 divergence found (reported in DIR/replay.json and on stderr),
 2 the replay could not run (unreachable RPC, missing block, different genesis, ...).
@@ -38,6 +39,33 @@ def register(sub: Any) -> None:
                         help="the node's genesis.json, only needed if its genesis has an alloc")
     replay.add_argument("--quiet", action="store_true", help="no progress line")
     replay.set_defaults(func=_cmd_replay)
+    check = audit.add_parser(
+        "check", help="rebuild the ledger from contract events, compare with the views, check invariants")
+    check.add_argument("--rpc", default=DEFAULT_RPC_URL, help=f"JSON-RPC URL (default {DEFAULT_RPC_URL})")
+    check.add_argument("--deployment", required=True, type=Path,
+                       help="DATA/deployment.json (written by `coledger node start`)")
+    check.add_argument("--out", required=True, type=Path, help="output directory: audit.json, audit.html")
+    check.add_argument("--to-block", type=int, help="stop after this block (default: the head)")
+    check.set_defaults(func=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from client.audit.check import CheckOptions, run_check
+
+    report = run_check(CheckOptions(args.rpc, args.deployment, args.out, args.to_block))
+    failed = [r for r in report["invariants"] if not r["passed"]]
+    for r in report["invariants"]:
+        mark = "PASS" if r["passed"] else "FAIL"
+        print(f"{mark} {r['name']}: {r['checked']} checked, {r['violations']} violations")
+        for c in r["counterexamples"][:3]:
+            print(f"     e.g. {c}")
+    s = report["summary"]
+    print(f"{s['events']} events to block {report['head']}: {s['loans']} loans, {s['accounts']} accounts, "
+          f"NPL {s['npl_ratio']:.2%}; {len(report['view_mismatches'])} view mismatches; "
+          f"report in {args.out / 'audit.html'}")
+    for m in report["view_mismatches"][:10]:
+        print(f"MISMATCH {m['what']} {m['field']}: events {m['events']} view {m['view']}", file=sys.stderr)
+    return 1 if failed or report["view_mismatches"] else 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

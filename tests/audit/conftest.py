@@ -66,3 +66,11 @@ def serve_copy(built_chain: BuiltChain, tmp_path: Path) -> Iterator[Callable[...
     yield serve
     for node in started:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def scenario(chain, make_account):  # type: ignore[no-untyped-def]
+    """The demo-like domain scenario, built once per session on the session chain."""
+    from tests.audit._domain_scenario import build
+
+    return build(chain, make_account)
