@@ -61,7 +61,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"     e.g. {c}")
     s = report["summary"]
     print(f"{s['events']} events to block {report['head']}: {s['loans']} loans, {s['accounts']} accounts, "
-          f"NPL {s['npl_ratio']:.2%}; {len(report['view_mismatches'])} view mismatches; "
+          f"NPL {s['npl_ratio_bp'] // 100}.{s['npl_ratio_bp'] % 100:02d}%; {len(report['view_mismatches'])} view mismatches; "
           f"report in {args.out / 'audit.html'}")
     for m in report["view_mismatches"][:10]:
         print(f"MISMATCH {m['what']} {m['field']}: events {m['events']} view {m['view']}", file=sys.stderr)

@@ -230,9 +230,12 @@ class Ledger:
         m = self.members.get(member_id)
         return m.key if m and m.active else ""
 
-    def npl_ratio(self) -> float:
+    def npl_ratio_bp(self) -> int:
+        """Non-performing share of outstanding principal in basis points, rounded half up
+        (exact integers: the report carries no floats)."""
         total = sum(self._total)
-        return sum(self._total[c] for c in NPL_CATEGORIES) / total if total else 0.0
+        npl = sum(self._total[c] for c in NPL_CATEGORIES)
+        return (20_000 * npl + total) // (2 * total) if total else 0
 
     # ---------------------------------------------------------------- consortium
 
@@ -505,7 +508,7 @@ class Ledger:
             "members": len(self.members), "threshold": self.threshold,
             "proposals": len(self.proposals), "products": len(self.products),
             "lines": len(self.lines), "loans": len(self.loans),
-            "outstanding": sum(self._total), "npl_ratio": self.npl_ratio(),
+            "outstanding": sum(self._total), "npl_ratio_bp": self.npl_ratio_bp(),
             "accounts": len(self.accounts), "flows": len(self.flows),
             "events": self.events_applied,
         }

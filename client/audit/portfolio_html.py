@@ -128,7 +128,8 @@ def render_html(
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>coledger audit</title>"
         f"<style>{_CSS}</style></head><body><h1>coledger audit</h1>"
-        f"<p>{html.escape(str(meta))}</p>{summary}"
+        f"<p>{' &middot; '.join(f'{html.escape(str(k))}: {html.escape(str(v))}' for k, v in meta.items())}"
+        f"</p>{summary}"
         f"<h2>Invariants</h2>{_table(_INV_HEAD, inv_rows)}"
         f"<h2>Event replay vs. contract views</h2><p>{len(mismatches)} mismatches</p>{mm}"
         f"<h2>Loan book</h2>{book}<h2>NPL ratio</h2>{npl}{by_product}{by_lender}"
