@@ -60,8 +60,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         for c in r["counterexamples"][:3]:
             print(f"     e.g. {c}")
     s = report["summary"]
+    bp = s["npl_ratio_bp"]
     print(f"{s['events']} events to block {report['head']}: {s['loans']} loans, {s['accounts']} accounts, "
-          f"NPL {s['npl_ratio_bp'] // 100}.{s['npl_ratio_bp'] % 100:02d}%; {len(report['view_mismatches'])} view mismatches; "
+          f"NPL {bp // 100}.{bp % 100:02d}%; {len(report['view_mismatches'])} view mismatches; "
           f"report in {args.out / 'audit.html'}")
     for m in report["view_mismatches"][:10]:
         print(f"MISMATCH {m['what']} {m['field']}: events {m['events']} view {m['view']}", file=sys.stderr)
