@@ -168,7 +168,7 @@ def test_terms_outside_hard_bounds_are_refused_even_to_governance(o: Origination
 
 
 def test_terms_outside_hard_bounds_revert_for_a_lead_bank_too(o: Origination, lead_limits: None) -> None:
-    for label, t, error, args in bad_terms(o)[:4]:
+    for _label, t, error, args in bad_terms(o)[:4]:
         o.rejects("lead", o.catalog, "defineProduct", [t], error, **args)
 
 
