@@ -3,8 +3,9 @@
 A gateway or lead bank records flows in batches (`record_flows` splits a long list into
 transactions of at most `MAX_BATCH` flows that each stay under the block gas limit); the lead bank
 resolves verifications and releases holds; governance sets rules through calldata built here;
-anyone reads accounts, per-loan lineage totals, flow history and per-product verdict counts (the
-latter derived from `FlowRecorded` events, not stored on chain), and follows alerts with
+anyone reads accounts, per-loan lineage totals (summed from `FlowLineage` logs), flow history
+and per-product verdict counts (the latter derived from `FlowRecorded` events, not stored on
+chain), and follows alerts with
 `alerts(cursor)` / `watch_alerts(cursor)`: eth_getLogs in block ranges, resumable from a cursor.
 """
 
@@ -31,6 +32,10 @@ __all__ = [
 
 _BLOCK_GAS_SHARE = 0.8  # a batch transaction may use at most this share of the block gas limit
 _LOG_RANGE = 2_000  # blocks per eth_getLogs request
+_IDS_PER_FILTER = 100  # flow ids OR-ed in one topic filter
+_SPEND_KEYS = {FlowKind.MERCHANT_PAYMENT: "merchant", FlowKind.P2P_TRANSFER: "p2p",
+               FlowKind.CASH_WITHDRAWAL: "cash", FlowKind.OFF_PLATFORM_PAYMENT: "offPlatform",
+               FlowKind.REPAYMENT: "repayment", FlowKind.REFUND: "refunded"}
 
 
 def deploy_fund_flows(pipeline: TransactionPipeline, consortium: str, loan_ledger: str) -> str:
@@ -194,10 +199,36 @@ class FundFlowsClient:
         return {"account": bytes(account), "kind": int(kind), "status": int(status), "mcc": int(mcc),
                 "amount": int(amount)}
 
-    def loan_spend(self, loan_id: int) -> dict[str, int]:
-        values = self.contract.functions.loanSpendByKind(loan_id).call()
-        return dict(zip(("merchant", "p2p", "cash", "offPlatform", "repayment", "refunded"),
-                        (int(v) for v in values), strict=True))
+    def loan_spend(self, loan_id: int, from_block: int = 0) -> dict[str, int]:
+        """Where loan `loan_id`'s money went, by kind, and what was refunded to it — not stored on
+        chain: its `FlowLineage` logs (topic-filtered by loan) summed by the kind each flow's
+        `FlowRecorded` gives (fetched by flow id). Keys: merchant, p2p, cash, offPlatform,
+        repayment, refunded."""
+        lineage = self.contract.events.FlowLineage
+        taken: list[tuple[int, int]] = []
+        for log in self._logs([lineage().topic, None, "0x" + loan_id.to_bytes(32, "big").hex()],
+                              from_block, None):
+            args = lineage().process_log(log)["args"]
+            taken.append((int(args["flowId"]), int(args["amount"])))
+        kinds = self._kinds(sorted({flow_id for flow_id, _ in taken}), from_block)
+        totals = dict.fromkeys(_SPEND_KEYS.values(), 0)
+        for flow_id, amount in taken:
+            totals[_SPEND_KEYS[kinds[flow_id]]] += amount
+        return totals
+
+    def _kinds(self, flow_ids: Sequence[int], from_block: int) -> dict[int, FlowKind]:
+        """The kind of each of `flow_ids`, from their `FlowRecorded` logs (indexed by flow id)."""
+        event = self.contract.events.FlowRecorded
+        kinds: dict[int, FlowKind] = {}
+        for start in range(0, len(flow_ids), _IDS_PER_FILTER):
+            ids = ["0x" + i.to_bytes(32, "big").hex() for i in flow_ids[start : start + _IDS_PER_FILTER]]
+            for log in self._logs([event().topic, ids], from_block, None):
+                args = event().process_log(log)["args"]
+                kinds[int(args["flowId"])] = FlowKind(int(args["kind"]))
+        missing = [i for i in flow_ids if i not in kinds]
+        if missing:
+            raise CoLedgerValueError(f"FlowLineage names flows with no FlowRecorded log: {missing[:5]}")
+        return kinds
 
     def rules(self, product_id: int) -> RuleSet:
         return RuleSet.from_abi(self.contract.functions.rules(product_id).call())

@@ -50,39 +50,52 @@ contract FundFlows is FundFlowsRules {
         if (n > MAX_BATCH) revert FundFlowsBatchTooLarge(n, MAX_BATCH);
         Batch memory batch;
         batch.lead = _recorderLead(msg.sender);
+        uint256[] memory table = new uint256[](_tableSize(n));
+        uint256[] memory entries = new uint256[](n);
+        uint256 count;
+        Cached memory e; // points at the current flow's account entry (assigned by address below)
         uint64 id = _flowCount;
         firstFlowId = id + 1;
         for (uint256 i; i < n; ++i) {
+            FlowInput calldata input = flows[i];
+            bytes32 a = input.account;
+            (uint256 slot, uint256 entry) = _find(table, a);
+            if (entry == 0) {
+                e = Cached(a, false, _funds[a], _queues[a]);
+                assembly ("memory-safe") {
+                    entry := e
+                }
+                table[slot] = entry;
+                entries[count++] = entry;
+            } else {
+                assembly ("memory-safe") {
+                    e := entry
+                }
+            }
             // Overflow not possible: at most 500 flows per call on a 64-bit counter.
             unchecked {
                 ++id;
             }
-            _record(i, id, flows[i], batch);
+            _record(i, id, input, batch, e);
         }
         _flowCount = id;
-    }
-
-    /// @dev What stays the same through a batch: the caller's lead-bank id (0 for a gateway) and
-    /// the rules last read (rules change only by governance, never within a batch).
-    struct Batch {
-        uint32 lead;
-        bool loaded;
-        ProductId productId;
-        RuleSet rules;
-    }
-
-    /// @dev The rules of `productId`, read from storage only when the product changes.
-    function _rulesFor(Batch memory batch, ProductId productId) private view returns (RuleSet memory) {
-        if (!batch.loaded || ProductId.unwrap(batch.productId) != ProductId.unwrap(productId)) {
-            batch.rules = _rules[productId];
-            batch.productId = productId;
-            batch.loaded = true;
+        for (uint256 k; k < count; ++k) {
+            uint256 entry = entries[k];
+            assembly ("memory-safe") {
+                e := entry
+            }
+            if (e.dirty) {
+                _funds[e.account] = e.f;
+                _queues[e.account] = e.q;
+            }
         }
-        return batch.rules;
     }
 
-    /// @dev Checks and records flow `index` of a batch as flow `flowId`.
-    function _record(uint256 index, uint64 flowId, FlowInput calldata input, Batch memory batch) private {
+    /// @dev Checks and records flow `index` of a batch as flow `flowId`, changing its account's
+    /// cached slots `e` (written back by {recordFlows}) and the buckets and P2P times in storage.
+    function _record(uint256 index, uint64 flowId, FlowInput calldata input, Batch memory batch, Cached memory e)
+        private
+    {
         if (input.kind > uint8(FlowKind.Refund)) revert FundFlowsUnknownKind(index, input.kind);
         FlowKind kind = FlowKind(input.kind);
         if (kind == FlowKind.MerchantPayment ? (input.mcc == 0 || input.mcc > 9999) : input.mcc != 0) {
@@ -90,21 +103,23 @@ contract FundFlows is FundFlowsRules {
         }
         if (input.amount == 0) revert FundFlowsZeroAmount(index);
         bytes32 a = input.account;
-        Funds memory f = _funds[a];
+        Funds memory f = e.f;
         if (f.leadMemberId == 0) revert FundFlowsUnknownAccount(index, a);
         if (batch.lead != 0 && batch.lead != f.leadMemberId) revert FundFlowsUnauthorized(msg.sender, a);
-        Queue memory q = _queues[a];
+        Queue memory q = e.q;
+        e.dirty = true;
         if (kind == FlowKind.Refund) return _refund(index, flowId, input, f, q);
         uint256 available = uint256(f.balance) - f.reserved;
         if (input.amount > available) revert FundFlowsAmountExceedsAvailable(index, a, input.amount, available);
         if (q.held) return _emitRecorded(flowId, input, kind, f.productId, Verdict.Rejected, 0);
 
-        Judgement memory j = _judge(a, kind, input, f, q, _rulesFor(batch, f.productId));
+        _loadRules(batch, f.productId);
+        Judgement memory j = _judge(a, kind, input, f, q, batch);
         Verdict verdict = Verdict(uint8(j.action));
         _emitRecorded(flowId, input, kind, f.productId, verdict, j.fired);
         if (verdict != Verdict.Allow) emit Alert(flowId, a, f.productId, verdict, j.fired);
         if (verdict == Verdict.Hold) {
-            _queues[a].held = true;
+            q.held = true;
             emit HoldPlaced(a, flowId, j.fired);
             return;
         }
@@ -117,15 +132,12 @@ contract FundFlows is FundFlowsRules {
             _p2pTimes[a][q.p2pCount % MAX_P2P_COUNT] = uint40(block.timestamp);
             ++q.p2pCount;
         }
-        bool queueChanged = j.velocityTracked || kind == FlowKind.P2PTransfer;
         if (verdict == Verdict.Verify) {
             f.reserved = (uint256(f.reserved) + input.amount).toUint48();
-            _funds[a] = f;
             _flows[flowId] = StoredFlow(a, kind, FlowStatus.Pending, input.mcc, uint48(input.amount));
-        } else if (_settle(a, f, q, flowId, kind, input.amount, false)) {
-            queueChanged = true;
+        } else {
+            _settle(a, f, q, flowId, kind, input.amount, false);
         }
-        if (queueChanged) _queues[a] = q;
     }
 
     /// @dev A refund: back into the bucket of loan `counterparty` (or the newest), at most what left it.
@@ -151,9 +163,7 @@ contract FundFlows is FundFlowsRules {
             b.remaining += uint48(input.amount);
         }
         f.balance = (uint256(f.balance) + input.amount).toUint48();
-        _funds[a] = f;
-        if (bucketIndex < q.head) _queues[a].head = uint32(bucketIndex);
-        _addSpend(b.loanId, FlowKind.Refund, input.amount);
+        if (bucketIndex < q.head) q.head = uint32(bucketIndex);
         _emitRecorded(flowId, input, FlowKind.Refund, f.productId, Verdict.Allow, 0);
         emit FlowLineage(flowId, b.loanId, input.amount);
     }
@@ -166,10 +176,10 @@ contract FundFlows is FundFlowsRules {
         Verdict verdict,
         uint16 fired
     ) private {
-        emit FlowRecorded(
-            flowId, input.account, kind, input.amount, input.mcc, input.counterparty, input.toOtherLender, productId,
-            verdict, fired
-        );
+        if (input.counterparty != 0 || input.toOtherLender) {
+            emit FlowCounterparty(flowId, input.counterparty, input.toOtherLender);
+        }
+        emit FlowRecorded(flowId, input.account, kind, input.amount, input.mcc, productId, verdict, fired);
     }
 
     // ---------------------------------------------------------------- lead bank
@@ -189,8 +199,8 @@ contract FundFlows is FundFlowsRules {
             _queues[s.account].head = q.head;
         } else {
             f.reserved -= s.amount;
-            _funds[s.account] = f;
         }
+        _funds[s.account] = f;
     }
 
     /// @inheritdoc IFundFlows
@@ -248,11 +258,6 @@ contract FundFlows is FundFlowsRules {
     function flow(uint64 flowId) external view returns (PendingFlow memory) {
         StoredFlow memory s = _flows[flowId];
         return PendingFlow(s.account, s.kind, s.status, s.mcc, s.amount);
-    }
-
-    /// @inheritdoc IFundFlows
-    function loanSpendByKind(LoanId loanId) external view returns (LoanSpend memory) {
-        return _loanSpend[loanId];
     }
 
     /// @inheritdoc IFundFlows

@@ -30,15 +30,37 @@ abstract contract FundFlowsRules is FundFlowsStorage {
         uint256 velocityOutflow;
     }
 
-    /// @dev Judges outflow `kind` of `amount` from `account_` at block time.
+    /// @dev What stays the same through a batch (rules and categories change only by governance,
+    /// never within a batch): the caller's lead-bank id (0 for a gateway), the rules last read,
+    /// and the prohibited-category word last read (`categoryKey` 0: none).
+    struct Batch {
+        uint32 lead;
+        bool loaded;
+        ProductId productId;
+        RuleSet rules;
+        uint256 categoryKey;
+        uint256 categoryWord;
+    }
+
+    /// @dev Makes `batch.rules` the rules of `productId`, read from storage only when the product changes.
+    function _loadRules(Batch memory batch, ProductId productId) internal view {
+        if (!batch.loaded || ProductId.unwrap(batch.productId) != ProductId.unwrap(productId)) {
+            batch.rules = _rules[productId];
+            batch.productId = productId;
+            batch.loaded = true;
+        }
+    }
+
+    /// @dev Judges outflow `kind` of `amount` from `account_` at block time by `batch.rules`.
     function _judge(
         bytes32 account_,
         FlowKind kind,
         FlowInput calldata input,
         Funds memory f,
         Queue memory q,
-        RuleSet memory r
+        Batch memory batch
     ) internal view returns (Judgement memory j) {
+        RuleSet memory r = batch.rules;
         uint256 amount = input.amount;
         if (kind == FlowKind.P2PTransfer) {
             if (r.p2pSingleAction != Action.Allow && amount > r.p2pSingleMax) _fire(j, _P2P_SINGLE, r.p2pSingleAction);
@@ -59,7 +81,7 @@ abstract contract FundFlowsRules is FundFlowsStorage {
                     && (uint256(f.offPlatformSpent) + amount) * _WHOLE_BP > uint256(r.offPlatformMaxShareBp) * f.funded
             ) _fire(j, _OFF_PLATFORM, r.offPlatformAction);
         } else if (kind == FlowKind.MerchantPayment) {
-            if (r.prohibitedCategoryAction != Action.Allow && _isProhibited(f.productId, input.mcc)) {
+            if (r.prohibitedCategoryAction != Action.Allow && _isProhibitedIn(batch, f.productId, input.mcc)) {
                 _fire(j, _PROHIBITED_CATEGORY, r.prohibitedCategoryAction);
             }
         } else if (kind == FlowKind.Repayment) {
@@ -104,6 +126,17 @@ abstract contract FundFlowsRules is FundFlowsStorage {
 
     function _isProhibited(ProductId productId, uint16 mcc) internal view returns (bool) {
         return (_prohibited[productId][mcc >> 8] >> (mcc & 0xff)) & 1 == 1;
+    }
+
+    /// @dev {_isProhibited}, reading the category word from storage only when it changes in the batch.
+    function _isProhibitedIn(Batch memory batch, ProductId productId, uint16 mcc) private view returns (bool) {
+        // Never 0: the +1. The product id (32 bits) and word index (< 40) cannot collide.
+        uint256 key = ((uint256(ProductId.unwrap(productId)) << 8) | (mcc >> 8)) + 1;
+        if (batch.categoryKey != key) {
+            batch.categoryWord = _prohibited[productId][mcc >> 8];
+            batch.categoryKey = key;
+        }
+        return (batch.categoryWord >> (mcc & 0xff)) & 1 == 1;
     }
 
     function _fire(Judgement memory j, uint16 rule, Action action) private pure {

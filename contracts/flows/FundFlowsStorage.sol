@@ -13,7 +13,9 @@ import {LoanId, ProductId} from "../lending/LendingTypes.sol";
  * bucket head/tail, hold flag, P2P counter, velocity window) + its buckets (1 slot each) + a ring
  * of the last 16 P2P times (3 slots, touched by P2P flows only). Amounts are stored in 48 bits: a
  * loan's principal is below 2^48 (the LoanLedger checks it) and every sum is cast with SafeCast.
- * Only Verify flows are stored; everything else an off-chain reader needs is in events.
+ * Only Verify flows are stored; everything else an off-chain reader needs is in events (per-loan
+ * totals by kind included: {FlowLineage}). A batch reads an account's two slots once, at its first
+ * flow, works on them in memory ({Cached}) and writes them back once at the end.
  */
 abstract contract FundFlowsStorage is IFundFlows {
     using SafeCast for uint256;
@@ -73,7 +75,6 @@ abstract contract FundFlowsStorage is IFundFlows {
     mapping(bytes32 account => uint40[MAX_P2P_COUNT]) internal _p2pTimes;
     /// @dev Bucket index + 1 of a synced loan (0: not synced); the account is the loan's borrower.
     mapping(LoanId loanId => uint256) internal _bucketOf;
-    mapping(LoanId loanId => LoanSpend) internal _loanSpend;
     mapping(uint64 flowId => StoredFlow) internal _flows;
     mapping(ProductId productId => RuleSet) internal _rules;
     /// @dev Bit `mcc % 256` of word `mcc / 256`: whether category `mcc` is prohibited.
@@ -107,9 +108,10 @@ abstract contract FundFlowsStorage is IFundFlows {
     // ---------------------------------------------------------------- lineage queue
 
     /// @dev Takes `amount` from `account_`'s buckets FIFO (from `q.head`), emitting {FlowLineage}
-    /// and adding to each loan's `kind` total; advances `q.head` past emptied buckets. The caller
-    /// writes `q` back. Terminates: the buckets from head hold `balance >= amount`.
-    function _consume(bytes32 account_, Queue memory q, uint64 flowId, FlowKind kind, uint256 amount) internal {
+    /// per bucket touched (per-loan totals by kind are derived from these events, not stored);
+    /// advances `q.head` past emptied buckets. The caller writes `q` back. Terminates: the buckets
+    /// from head hold `balance >= amount`.
+    function _consume(bytes32 account_, Queue memory q, uint64 flowId, uint256 amount) internal {
         uint256 index = q.head;
         while (amount != 0) {
             StoredBucket storage b = _buckets[account_][index];
@@ -121,25 +123,12 @@ abstract contract FundFlowsStorage is IFundFlows {
                     b.remaining = uint48(left - take);
                     amount -= take;
                 }
-                _addSpend(b.loanId, kind, take);
                 emit FlowLineage(flowId, b.loanId, uint64(take));
                 if (take != left) break;
             }
             ++index;
         }
         q.head = uint32(index);
-    }
-
-    /// @dev Adds `amount` to loan `loanId`'s total of `kind` (Refund: the refunded total).
-    function _addSpend(LoanId loanId, FlowKind kind, uint256 amount) internal {
-        LoanSpend storage s = _loanSpend[loanId];
-        uint64 a = amount.toUint64();
-        if (kind == FlowKind.MerchantPayment) s.merchant += a;
-        else if (kind == FlowKind.P2PTransfer) s.p2p += a;
-        else if (kind == FlowKind.CashWithdrawal) s.cash += a;
-        else if (kind == FlowKind.OffPlatformPayment) s.offPlatform += a;
-        else if (kind == FlowKind.Repayment) s.repayment += a;
-        else s.refunded += a;
     }
 
     /// @dev The first bucket with money left, from the head (exists when balance > 0).
@@ -166,8 +155,8 @@ abstract contract FundFlowsStorage is IFundFlows {
     // ---------------------------------------------------------------- settlement
 
     /// @dev Moves a judged outflow's money: down `balance` (and `reserved` for a pending one),
-    /// up the off-platform total, FIFO lineage. Writes `f` back; returns whether `q.head` moved
-    /// (the caller writes `q`).
+    /// up the off-platform total, FIFO lineage (buckets written here). The caller writes `f` and
+    /// `q` back.
     function _settle(
         bytes32 account_,
         Funds memory f,
@@ -176,14 +165,50 @@ abstract contract FundFlowsStorage is IFundFlows {
         FlowKind kind,
         uint256 amount,
         bool wasReserved
-    ) internal returns (bool headMoved) {
-        uint32 head = q.head;
-        f.balance = (uint256(f.balance) - amount).toUint48();
-        if (wasReserved) f.reserved = (uint256(f.reserved) - amount).toUint48();
+    ) internal {
+        // Underflow not possible: amount <= available <= balance ({recordFlows} checks it), or
+        // amount <= reserved <= balance for a pending flow; so both results fit their 48 bits.
+        unchecked {
+            f.balance = uint48(f.balance - amount);
+            if (wasReserved) f.reserved = uint48(f.reserved - amount);
+        }
         if (kind == FlowKind.OffPlatformPayment) f.offPlatformSpent = (uint256(f.offPlatformSpent) + amount).toUint48();
-        _consume(account_, q, flowId, kind, amount);
-        _funds[account_] = f;
-        return q.head != head;
+        _consume(account_, q, flowId, amount);
+    }
+
+    // ---------------------------------------------------------------- batch cache
+
+    /// @dev An account's two slots as a batch sees them: read from storage at the account's first
+    /// flow in the batch, changed in memory by each of its flows, written back once at the end.
+    struct Cached {
+        bytes32 account; // first field: `_find` reads it at the entry's address
+        bool dirty;
+        Funds f;
+        Queue q;
+    }
+
+    /// @dev Where entry `account_` is (or would go) in an open-addressing table of {Cached}
+    /// addresses (0 = empty) of power-of-two size: its id's low bits (ids are hashes), then
+    /// linearly on. Returns the table index and the entry's address (0 if not yet cached).
+    function _find(uint256[] memory table, bytes32 account_) internal pure returns (uint256 slot, uint256 entry) {
+        uint256 mask = table.length - 1;
+        slot = uint256(account_) & mask;
+        while (true) {
+            entry = table[slot];
+            if (entry == 0) return (slot, 0);
+            bytes32 cachedAccount;
+            assembly ("memory-safe") {
+                cachedAccount := mload(entry)
+            }
+            if (cachedAccount == account_) return (slot, entry);
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// @dev The smallest power of two >= 2 * `flows` (the table stays at most half full).
+    function _tableSize(uint256 flows) internal pure returns (uint256 size) {
+        size = 2;
+        while (size < 2 * flows) size <<= 1;
     }
 
     function _toView(StoredBucket memory b) internal pure returns (Bucket memory) {

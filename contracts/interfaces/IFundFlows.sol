@@ -64,8 +64,12 @@ import {LoanId, ProductId} from "../lending/LendingTypes.sol";
  * previous ones left.
  *
  * Invariants: per account, sum of buckets' remaining == balance <= funded; reserved <= balance;
- * sum of pending flows' amounts == reserved. Per loan, spent(kind) totals sum the lineage of its
- * settled outflows; refunds are a separate total.
+ * sum of pending flows' amounts == reserved.
+ *
+ * Where a loan's money went is not stored: it is the sum of the {FlowLineage} events naming the
+ * loan, by the kind in the {FlowRecorded} of the same flow id (refunds: the money back to it); the
+ * SDK's `FundFlowsClient.loan_spend` computes it from the logs. Per loan, spent(kind) totals thus
+ * sum the lineage of its settled outflows; refunds are a separate total.
  */
 interface IFundFlows {
     /// @notice What moved; `uint8` values in {FlowInput.kind}.
@@ -170,16 +174,6 @@ interface IFundFlows {
         uint64 amount;
     }
 
-    /// @notice Per-kind totals of a loan's money: outflows settled from it, and refunds back to it.
-    struct LoanSpend {
-        uint64 merchant;
-        uint64 p2p;
-        uint64 cash;
-        uint64 offPlatform;
-        uint64 repayment;
-        uint64 refunded;
-    }
-
     /// @notice Loan `loanId`'s `amount`, drawn at `drawdownTime`, was credited to `account` as bucket `bucket`.
     event DrawdownSynced(
         LoanId indexed loanId, bytes32 indexed account, ProductId productId, uint64 amount, uint64 drawdownTime,
@@ -193,12 +187,15 @@ interface IFundFlows {
         FlowKind kind,
         uint64 amount,
         uint16 mcc,
-        bytes32 counterparty,
-        bool toOtherLender,
         ProductId productId,
         Verdict verdict,
         uint16 rulesFired
     );
+
+    /// @notice Flow `flowId` named `counterparty` (a loan or lender repaid, or the loan a refund
+    /// returns to) or was a repayment `toOtherLender`; emitted just before its {FlowRecorded}, and
+    /// only when either is set (most flows have neither, and their records stay one word shorter).
+    event FlowCounterparty(uint64 indexed flowId, bytes32 counterparty, bool toOtherLender);
 
     /// @notice `amount` of flow `flowId` came from (or, for a refund, went back to) loan `loanId`.
     event FlowLineage(uint64 indexed flowId, LoanId indexed loanId, uint64 amount);
@@ -304,7 +301,7 @@ interface IFundFlows {
      * {FundFlowsUnknownKind}, {FundFlowsInvalidCategory}, {FundFlowsZeroAmount},
      * {FundFlowsAmountExceedsAvailable} (outflows; checked on frozen accounts too),
      * {FundFlowsRefundUnknownLoan}, {FundFlowsRefundExceedsSpent}. Emits per flow {FlowRecorded},
-     * and as applicable {FlowLineage}, {Alert}, {HoldPlaced}.
+     * and as applicable {FlowCounterparty}, {FlowLineage}, {Alert}, {HoldPlaced}.
      */
     function recordFlows(FlowInput[] calldata flows) external returns (uint64 firstFlowId);
 
@@ -344,9 +341,6 @@ interface IFundFlows {
 
     /// @notice Flow `flowId` if it was stored for verification (all zero otherwise).
     function flow(uint64 flowId) external view returns (PendingFlow memory);
-
-    /// @notice Where loan `loanId`'s money went, by kind, and what was refunded to it.
-    function loanSpendByKind(LoanId loanId) external view returns (LoanSpend memory);
 
     /// @notice Whether loan `loanId` was synced.
     function synced(LoanId loanId) external view returns (bool);
