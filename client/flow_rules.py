@@ -395,6 +395,8 @@ class FlowModel:
         if p is None or p.status != "pending":
             raise FlowRuleError("FundFlowsNotPending", flow_id)
         acc = self.accounts[p.account]
+        if approved and acc.held:  # a frozen account moves no money until released
+            raise FlowRuleError("FundFlowsAccountHeld", p.account)
         p.status = "approved" if approved else "rejected"
         if approved:
             return self._settle(acc, p.kind, p.amount, True)

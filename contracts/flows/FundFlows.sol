@@ -190,6 +190,7 @@ contract FundFlows is FundFlowsRules {
         if (s.status != FlowStatus.Pending) revert FundFlowsNotPending(flowId);
         uint32 memberId = _checkLeadOf(msg.sender, s.account);
         if (attestationHash == bytes32(0)) revert FundFlowsEmptyHash();
+        if (approved && _queues[s.account].held) revert FundFlowsAccountHeld(s.account);
         _flows[flowId].status = approved ? FlowStatus.Approved : FlowStatus.Rejected;
         emit VerificationResolved(flowId, s.account, attestationHash, approved, memberId);
         Funds memory f = _funds[s.account];

@@ -270,6 +270,10 @@ interface IFundFlows {
     /// @dev `account` is not held.
     error FundFlowsNotHeld(bytes32 account);
 
+    /// @notice A pending flow of held `account` cannot be approved until the hold is released
+    /// (it may still be rejected, which returns the money to the account).
+    error FundFlowsAccountHeld(bytes32 account);
+
     /// @dev An attestation or reason hash is zero.
     error FundFlowsEmptyHash();
 

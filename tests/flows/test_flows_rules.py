@@ -124,6 +124,23 @@ def test_hold_rejects_later_flows_until_the_lead_bank_releases(env: Env) -> None
     assert logs[-1]["args"]["memberId"] == env.keys.lead_id
 
 
+def test_pending_flow_of_a_held_account_cannot_be_approved_until_release(env: Env) -> None:
+    a = borrower(5)
+    env.set_rules(1, RuleSet(p2p_single_max=1_000, p2p_single_action=Action.VERIFY,
+                             cash_single_max=1_000, cash_single_action=Action.HOLD))
+    env.open_loan(a, 50_000)
+    pending, held = env.flows.record_flows(
+        [FlowInput(a, K.P2P_TRANSFER, 5_000), FlowInput(a, K.CASH_WITHDRAWAL, 5_000)])
+    assert (pending.verdict, held.verdict) == (Verdict.VERIFY, Verdict.HOLD)
+    with pytest.raises(ContractRevert) as err:
+        env.lead.resolve_verification(pending.flow_id, b"\x01" * 32, True)
+    assert (err.value.name, err.value.args_by_name["account"]) == ("FundFlowsAccountHeld", a)
+    assert env.flows.account(a).reserved == 5_000  # nothing moved
+    env.lead.release_hold(a, b"\x02" * 32)
+    assert env.lead.resolve_verification(pending.flow_id, b"\x01" * 32, True)
+    assert env.flows.account(a).balance == 45_000 and env.flows.account(a).reserved == 0
+
+
 def test_verification_reserves_then_settles_or_returns_and_not_pending_is_refused(env: Env) -> None:
     a = borrower(5)
     env.set_rules(1, RuleSet(p2p_single_max=1_000, p2p_single_action=Action.VERIFY))
