@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from eth_account.signers.local import LocalAccount
 import pytest
+from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
