@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PYTHONUNBUFFERED=1
 
+echo "== lint (ruff) =="
+.venv/bin/ruff check .
+
 echo "== pytest on the embedded node =="
 .venv/bin/python -m pytest -q tests "$@"
 
