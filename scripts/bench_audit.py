@@ -27,49 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 from eth_account import Account
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode  # noqa: E402
+
 from client.audit import ReplayOptions, run_replay  # noqa: E402
 
 # runtime: calldatacopy(0,0,32); log1(0, 32, caller); sstore(caller, calldata[0]); stop
 WORK_RUNTIME = "602060006000373360206000a1" + "6000353355" + "00"
-# runtime: mstore(0, 1) return(0, 32)  -> transactionAllowed(...) == true for everyone
-ALLOW_RUNTIME = "600160005260206000f3"
-
-
-def initcode(runtime: str) -> str:
-    n = len(runtime) // 2
-    return "0x" + f"60{n:02x}600c60003960{n:02x}6000f3" + runtime
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Rpc:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.s = requests.Session()
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                for i, (m, p) in enumerate(calls)]
-        out = self.s.post(self.url, json=body, timeout=300).json()
-        return sorted(out, key=lambda r: r["id"])
-
-    def one(self, method: str, params: list[Any]) -> Any:
-        r = self.batch([(method, params)])[0]
-        if "error" in r:
-            raise RuntimeError(f"{method}: {r['error']}")
-        return r["result"]
 
 
 def wait_receipts(rpc: Rpc, hashes: list[str], deadline: float) -> list[Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,47 +24,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 from eth_account import Account
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode  # noqa: E402
 
 # runtime: PUSH1 0 CALLDATALOAD CALLER SSTORE STOP  -> storage[caller] = calldata[0:32]
 STORE_RUNTIME = "6000353355" + "00"
-# runtime: mstore(0, 1) return(0, 32)  -> transactionAllowed(...) == true for everyone
-ALLOW_RUNTIME = "600160005260206000f3"
 STORE_ABI = [{"type": "function", "name": "store", "stateMutability": "nonpayable",
               "inputs": [{"name": "v", "type": "uint256"}], "outputs": []}]
-
-
-def initcode(runtime: str) -> str:
-    """Minimal constructor: CODECOPY the runtime and RETURN it."""
-    n = len(runtime) // 2
-    return "0x" + f"60{n:02x}600c60003960{n:02x}6000f3" + runtime
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Rpc:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.s = requests.Session()
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p}
-                for i, (m, p) in enumerate(calls)]
-        out = self.s.post(self.url, json=body, timeout=120).json()
-        return sorted(out, key=lambda r: r["id"])
-
-    def one(self, method: str, params: list[Any]) -> Any:
-        r = self.batch([(method, params)])[0]
-        if "error" in r:
-            raise RuntimeError(f"{method}: {r['error']}")
-        return r["result"]
 
 
 def wait_receipts(rpc: Rpc, hashes: list[str]) -> list[Any]:
