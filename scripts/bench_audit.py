@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode  # noqa: E402
+from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode, interleave, submit_all  # noqa: E402
 
 from client.audit import ReplayOptions, run_replay  # noqa: E402
 
@@ -64,8 +64,7 @@ def presign(count: int, senders: int, target: str) -> list[str]:
         data = "0x" + (i + 1).to_bytes(32, "big").hex()
         per_sender[k].append(accounts[k].sign_transaction(
             {**base, "nonce": len(per_sender[k]), "data": data}).raw_transaction.to_0x_hex())
-    return [per_sender[k][j] for j in range(max(map(len, per_sender)))
-            for k in range(senders) if j < len(per_sender[k])]
+    return interleave(per_sender)
 
 
 def produce(rpc: Rpc, order: list[str], senders: int, batch: int,
@@ -73,37 +72,8 @@ def produce(rpc: Rpc, order: list[str], senders: int, batch: int,
     """Submit everything, wait for every receipt; (seconds, head block)."""
     deadline = time.monotonic() + timeout
     start = time.perf_counter()
-    outstanding: list[str] = []
-    served = 0
-    last_block = 0
-    pos = 0
-    window = senders * 50  # below the node's default max nonce gap (64) per sender
-    while served < len(order):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"production did not finish within {timeout:.0f} s")
-        if pos < len(order) and len(outstanding) < window:
-            chunk = order[pos:pos + batch]
-            pos += len(chunk)
-            out = rpc.batch([("eth_sendRawTransaction", [r]) for r in chunk])
-            bad = [r for r in out if "error" in r]
-            if bad:
-                raise RuntimeError(f"rejected: {bad[0]['error']}")
-            outstanding.extend(r["result"] for r in out)
-            continue
-        got = rpc.batch([("eth_getTransactionReceipt", [h]) for h in outstanding])
-        still = []
-        for h, r in zip(outstanding, got, strict=True):
-            rec = r.get("result")
-            if rec is None:
-                still.append(h)
-            elif rec["status"] != "0x1":
-                raise RuntimeError(f"transaction failed: {rec}")
-            else:
-                served += 1
-                last_block = max(last_block, int(rec["blockNumber"], 16))
-        outstanding = still
-        if still and pos >= len(order):
-            time.sleep(0.005)
+    # below the node's default max nonce gap (64) per sender
+    last_block = max(submit_all(rpc, order, senders * 50, batch, deadline))
     elapsed = time.perf_counter() - start
     # a receipt is served as soon as its block is committed, a moment before the node
     # publishes that block as its head: wait (bounded) until the head includes every receipt

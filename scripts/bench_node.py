@@ -29,7 +29,7 @@ from eth_account import Account
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode  # noqa: E402
+from _bench_rpc import ALLOW_RUNTIME, Rpc, free_port, initcode, interleave, submit_all  # noqa: E402
 
 # runtime: PUSH1 0 CALLDATALOAD CALLER SSTORE STOP  -> storage[caller] = calldata[0:32]
 STORE_RUNTIME = "6000353355" + "00"
@@ -82,40 +82,11 @@ def bench_embedded(count: int, senders: int, batch: int, period: float) -> dict[
                 {**base, "nonce": len(per_sender[k]), "to": target, "gas": 60_000,
                  "data": data}).raw_transaction.to_0x_hex())
         sign_s = time.perf_counter() - t0
-        # interleave senders so that every batch spreads over many senders
-        order = [per_sender[k][j] for j in range(max(map(len, per_sender)))
-                 for k in range(senders) if j < len(per_sender[k])]
+        order = interleave(per_sender)
 
         start = time.perf_counter()
-        outstanding: list[str] = []
-        served = 0
-        blocks: set[int] = set()
-        window = senders * 50  # stays below the default max nonce gap (64) per sender
-        pos = 0
-        while served < count:
-            if pos < len(order) and len(outstanding) < window:
-                chunk = order[pos:pos + batch]
-                pos += len(chunk)
-                out = rpc.batch([("eth_sendRawTransaction", [r]) for r in chunk])
-                bad = [r for r in out if "error" in r]
-                if bad:
-                    raise RuntimeError(f"rejected: {bad[0]['error']}")
-                outstanding.extend(r["result"] for r in out)
-                continue
-            got = rpc.batch([("eth_getTransactionReceipt", [h]) for h in outstanding])
-            still = []
-            for h, r in zip(outstanding, got, strict=True):
-                rec = r.get("result")
-                if rec is None:
-                    still.append(h)
-                else:
-                    if rec["status"] != "0x1":
-                        raise RuntimeError(f"transaction failed: {rec}")
-                    served += 1
-                    blocks.add(int(rec["blockNumber"], 16))
-            outstanding = still
-            if still and pos >= len(order):
-                time.sleep(0.005)
+        # the window stays below the default max nonce gap (64) per sender
+        blocks = submit_all(rpc, order, senders * 50, batch)
         elapsed = time.perf_counter() - start
         check = rpc.one("eth_getStorageAt", [target, hex(int(accounts[0].address, 16)),
                                              "latest"])
