@@ -19,7 +19,7 @@ from client.connection import connect
 from client.consortium import CharterMember, ConsortiumClient, deploy_consortium
 from client.errors import ConfigError
 from client.keys import Keystore, demo_password
-from client.suite import deploy_flows, deploy_lending
+from client.suite import deploy_evidence, deploy_flows, deploy_lending
 from client.tx import TransactionPipeline
 
 __all__ = ["NodeStartOptions", "prepare_and_start"]
@@ -87,10 +87,12 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
         recorded = data.read_deployment()["contracts"] if data.deployment.is_file() else {}
         lending, _ = deploy_lending(pipeline, address, recorded)
         flows = deploy_flows(pipeline, address, lending.LoanLedger, recorded)
+        evidence = deploy_evidence(pipeline, address, lending.LoanLedger, recorded)
         data.write_deployment({
             "chain_id": config.chain_id,
             "rpc_url": node.url,
-            "contracts": {"Consortium": address, **lending.as_dict(), "FundFlows": flows},
+            "contracts": {"Consortium": address, **lending.as_dict(), "FundFlows": flows,
+                          **evidence.as_dict()},
         })
         members = ConsortiumClient(w3, address).members()
     except BaseException:
@@ -104,6 +106,8 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
         print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}", file=out)
     print(f"lending contracts: {', '.join(f'{k} {v}' for k, v in lending.as_dict().items())}, "
           f"FundFlows {flows}", file=out)
+    print(f"evidence contracts: {', '.join(f'{k} {v}' for k, v in evidence.as_dict().items())}",
+          file=out)
     print(f"keys: {data.keystore} (encrypted); data: {data.chain}; stop with Ctrl-C", file=out)
     out.flush()
     return node

@@ -2,7 +2,8 @@
 
 Order matters and is fixed: the Consortium at the operator's nonce 0 (the node's admission rule
 depends on it), then ProductCatalog, LoanLedger and CreditLines. The ledger and CreditLines each
-need the other's address, so the ledger is given CreditLines' predicted CREATE address.
+need the other's address, so the ledger is given CreditLines' predicted CREATE address. FundFlows
+and the evidence contracts (EvidenceRegistry, ArbitrationCases) follow.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from web3 import Web3
 
 from client.contracts import create_address, deploy
 from client.errors import DeploymentError
+from client.evidence_chain import deploy_arbitration_cases, deploy_evidence_registry
 from client.flows import deploy_fund_flows
 from client.tx import TransactionPipeline
 
-__all__ = ["DEFAULT_BORROWER_EXPOSURE_CAP", "LendingAddresses", "deploy_flows", "deploy_lending"]
+__all__ = [
+    "DEFAULT_BORROWER_EXPOSURE_CAP", "EvidenceAddresses", "LendingAddresses", "deploy_evidence",
+    "deploy_flows", "deploy_lending",
+]
 
 # 300,000 RMB in fen: the personal credit ceiling, used until governance sets
 # `lending.borrowerExposureCap`.
@@ -28,6 +33,15 @@ class LendingAddresses:
     ProductCatalog: str
     LoanLedger: str
     CreditLines: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvidenceAddresses:
+    EvidenceRegistry: str
+    ArbitrationCases: str
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -74,3 +88,25 @@ def deploy_flows(
             return recorded["FundFlows"]
         raise DeploymentError("the deployment record names a FundFlows contract with no code")
     return deploy_fund_flows(pipeline, consortium, loan_ledger)
+
+
+def deploy_evidence(
+    pipeline: TransactionPipeline, consortium: str, loan_ledger: str,
+    recorded: dict[str, str] | None = None,
+) -> EvidenceAddresses:
+    """Deploy EvidenceRegistry and ArbitrationCases, each unless `recorded` names one with code."""
+    def registry() -> str:
+        return deploy_evidence_registry(pipeline, consortium)
+
+    def cases() -> str:
+        return deploy_arbitration_cases(pipeline, consortium, loan_ledger)
+
+    addresses: dict[str, str] = {}
+    for name, make in (("EvidenceRegistry", registry), ("ArbitrationCases", cases)):
+        if recorded and name in recorded:
+            if not _has_code(pipeline.w3, recorded[name]):
+                raise DeploymentError(f"the deployment record names a {name} contract with no code")
+            addresses[name] = recorded[name]
+        else:
+            addresses[name] = make()
+    return EvidenceAddresses(**addresses)
