@@ -94,6 +94,13 @@ def register(sub: Any) -> None:
     _account_args(p)
     p.add_argument("--reason", required=True, help="0x + 64 hex: hash of the release reason")
     p.set_defaults(func=_release)
+    for name, text in (("close", "close a virtual account with zero balance (lead bank)"),
+                       ("reopen", "reopen a closed virtual account (lead bank)")):
+        p = actions.add_parser(name, help=text)
+        _common(p, True)
+        _account_args(p)
+        p.add_argument("--reason", required=True, help=f"0x + 64 hex: hash of the reason to {name}")
+        p.set_defaults(func=_close, reopen=name == "reopen")
     p = actions.add_parser("rules", help="propose the standard rule set for a product (governance)")
     _common(p, True)
     p.add_argument("--product", type=int, required=True)
@@ -203,6 +210,18 @@ def _release(args: argparse.Namespace) -> int:
     account = _account_id(args, args.national_id, args.account)
     _client(args).release_hold(account, _hex32(args.reason, "reason"))
     print(f"account 0x{account.hex()} released")
+    return 0
+
+
+def _close(args: argparse.Namespace) -> int:
+    account = _account_id(args, args.national_id, args.account)
+    client = _client(args)
+    reason = _hex32(args.reason, "reason")
+    if args.reopen:
+        client.reopen_account(account, reason)
+    else:
+        client.close_account(account, reason)
+    print(f"account 0x{account.hex()} {'reopened' if args.reopen else 'closed'}")
     return 0
 
 

@@ -1,11 +1,12 @@
 """Pure reference model of the FundFlows rule engine (contracts/flows/*.sol, IFundFlows NatSpec).
 
 Given the same rule sets and the same sequence of drawdown syncs, flow batches (with their block
-timestamps), verification resolutions and hold releases, `FlowModel` produces the same verdicts,
-fired-rule bitmasks, balances, reservations, holds, bucket remainders and per-loan lineage totals
-as the contract. No web3 here: the auditor and the property tests use it to recompute the chain.
-Malformed input raises `FlowRuleError` (a `CoLedgerValueError`) named like the Solidity error,
-and — like the all-or-nothing batch — leaves the model unchanged.
+timestamps), verification resolutions, hold releases and account closings (and reopenings),
+`FlowModel` produces the same verdicts, fired-rule bitmasks, balances, reservations, holds,
+closed accounts, bucket remainders and per-loan lineage totals as the contract. No web3 here:
+the property tests use it to recompute the chain. Malformed input raises `FlowRuleError` (a
+`CoLedgerValueError`) named like the Solidity error, and — like the all-or-nothing batch — leaves
+the model unchanged.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class AccountState:
     funded: int = 0
     off_platform_spent: int = 0
     held: bool = False
+    closed: bool = False
     head: int = 0
     buckets: list[BucketState] = field(default_factory=list)
     p2p_times: list[int] = field(default_factory=list)  # every counted P2P time, oldest first
@@ -216,6 +218,8 @@ class FlowModel:
         if acc is not None and acc.lead_member_id != lead_member_id:
             raise FlowRuleError("FundFlowsLeadBankMismatch", loan_id, borrower, acc.lead_member_id,
                                 lead_member_id)
+        if acc is not None and acc.closed:
+            raise FlowRuleError("FundFlowsAccountClosed", borrower)
         if acc is None:
             acc = self.accounts[borrower] = AccountState(lead_member_id)
         acc.balance += principal
@@ -241,6 +245,9 @@ class FlowModel:
             raise
 
     def _record(self, index: int, f: FlowInput, now: int, lead: int) -> FlowOutcome:
+        acc = self.accounts.get(f.account)
+        if acc is not None and acc.closed:  # checked first: once per account and batch on chain
+            raise FlowRuleError("FundFlowsAccountClosed", f.account)
         if not 0 <= f.kind <= FlowKind.REFUND:
             raise FlowRuleError("FundFlowsUnknownKind", index, f.kind)
         kind = FlowKind(f.kind)
@@ -408,6 +415,30 @@ class FlowModel:
         if acc is None or not acc.held:
             raise FlowRuleError("FundFlowsNotHeld", account)
         acc.held = False
+
+    def _lead_account(self, account: bytes, lead: int | None) -> AccountState:
+        """The account, if `lead` (None: the right one) is its lead bank (`_checkLeadOf`)."""
+        acc = self.accounts.get(account)
+        if acc is None or (lead is not None and lead != acc.lead_member_id):
+            raise FlowRuleError("FundFlowsUnauthorized", "caller", account)
+        return acc
+
+    def close(self, account: bytes, lead: int | None = None) -> None:
+        """`closeAccount` by member `lead`: zero balance (so nothing pending), not held."""
+        acc = self._lead_account(account, lead)
+        if acc.closed:
+            raise FlowRuleError("FundFlowsAccountClosed", account)
+        if acc.held:
+            raise FlowRuleError("FundFlowsAccountHeld", account)
+        if acc.balance:
+            raise FlowRuleError("FundFlowsAccountNotEmpty", account, acc.balance)
+        acc.closed = True
+
+    def reopen(self, account: bytes, lead: int | None = None) -> None:
+        acc = self._lead_account(account, lead)
+        if not acc.closed:
+            raise FlowRuleError("FundFlowsAccountNotClosed", account)
+        acc.closed = False
 
     def pending(self) -> list[int]:
         return sorted(i for i, p in self.flows.items() if p.status == "pending")

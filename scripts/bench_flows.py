@@ -11,9 +11,10 @@ line and a disbursed loan (`LendingClient`), every loan synced into FundFlows, a
    P2P transfers — the P2P-count rule flags some —, off-platform payments, repayments of the own
    loan, small cash withdrawals, refunds) generated, encoded, signed and sent by `--senders`
    gateway keys (one thread each, disjoint accounts) as `recordFlows` transactions of `--batch`
-   flows, `--inflight` transactions per JSON-RPC batch (`TransactionPipeline.send_many`) with the
-   next group sent before the previous one's receipts are awaited (`wait_many`); a flow counts
-   when its receipt is in (every flow judged on chain, its `FlowRecorded` log counted);
+   flows (calldata by `client.flows.encode_record_flows`), `--inflight` transactions per JSON-RPC
+   batch (`TransactionPipeline.send_many`) with the next group sent before the previous one's
+   receipts are awaited (`wait_many_raw`: the node's receipt JSON, no web3 formatting); a flow
+   counts when its receipt is in (every flow judged on chain, its `FlowRecorded` log counted);
 2. the naive baseline, same run, same chain: `--naive` flows, one plain web3.py transaction each
    (`build_transaction` / `sign_transaction` / `send_raw_transaction` /
    `wait_for_transaction_receipt`, one after another);
@@ -44,7 +45,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT))
 from client.cli_flows import PROHIBITED_MCC, STANDARD_RULES  # noqa: E402
 from client.consortium import CharterMember, ConsortiumClient, Role, deploy_consortium  # noqa: E402
 from client.flow_rules import FlowInput, FlowKind  # noqa: E402
-from client.flows import FundFlowsClient  # noqa: E402
+from client.flows import FundFlowsClient, encode_record_flows  # noqa: E402
 from client.lending import LendingClient  # noqa: E402
 from client.products import weloan_terms  # noqa: E402
 from client.suite import deploy_flows, deploy_lending  # noqa: E402
@@ -66,14 +66,12 @@ from tests.conftest import ANVIL, free_port, start_embedded_node, wait_for_rpc  
 PRINCIPAL = 4_000_000  # fen: the WeLoan single-draw cap
 TARGET_GAS_100 = 15_000
 TARGETS_FPS = {"embedded": 2_000, "anvil": 10_000}
-_FLOW_TUPLE = "(bytes32,uint8,uint16,uint64,bytes32,bool)[]"
-_SELECTOR = keccak(text=f"recordFlows({_FLOW_TUPLE})")[:4]
 _EVERYDAY_MCC = (5411, 5812, 5732, 5311, 4111, 5912, 8220, 5999, 4814, 5541)
 
 
 def record_flows_data(flows: list[FlowInput]) -> bytes:
-    """`recordFlows` calldata, encoded with eth_abi directly (what a gateway's hot path does)."""
-    return _SELECTOR + encode([_FLOW_TUPLE], [[f.as_abi() for f in flows]])
+    """`recordFlows` calldata (the SDK's hand encoder: what a gateway's hot path does)."""
+    return encode_record_flows(flows)
 
 
 @dataclass
@@ -187,8 +185,8 @@ def throughput(s: Setup, total: int, batch: int, inflight: int, senders: int) ->
     lock = threading.Lock()
     errors: list[BaseException] = []
     events = s.flows.contract.events
-    recorded_topic = bytes.fromhex(events.FlowRecorded().topic.removeprefix("0x"))
-    alert_topic = bytes.fromhex(events.Alert().topic.removeprefix("0x"))
+    recorded_topic = "0x" + events.FlowRecorded().topic.removeprefix("0x").lower()
+    alert_topic = "0x" + events.Alert().topic.removeprefix("0x").lower()
 
     # One representative estimate per sender, against head state (send_many needs explicit gas).
     sample = MixGenerator(0, per_account)
@@ -212,12 +210,12 @@ def throughput(s: Setup, total: int, batch: int, inflight: int, senders: int) ->
             k = 0
 
             def settle(sent: list[Any]) -> None:
-                receipts = pipe.wait_many(sent)
+                receipts = pipe.wait_many_raw(sent)
                 recorded = alerts = used = 0
                 for r in receipts:
-                    used += int(r["gasUsed"])
-                    for log in r["logs"]:
-                        topic = bytes(log["topics"][0])
+                    used += r.gas_used
+                    for log in r.logs:
+                        topic = log["topics"][0]
                         recorded += topic == recorded_topic
                         alerts += topic == alert_topic
                 with lock:

@@ -31,11 +31,13 @@ contract FundFlows is FundFlowsRules {
         else if (f.leadMemberId != l.leadMemberId) {
             revert FundFlowsLeadBankMismatch(loanId, a, f.leadMemberId, l.leadMemberId);
         }
+        Queue storage q = _queues[a];
+        if (q.closed) revert FundFlowsAccountClosed(a);
         f.balance = (uint256(f.balance) + l.principal).toUint48();
         f.funded = (uint256(f.funded) + l.principal).toUint48();
         f.productId = l.productId;
         _funds[a] = f;
-        uint32 index = _queues[a].tail++;
+        uint32 index = q.tail++;
         _buckets[a][index] = StoredBucket(loanId, uint48(l.principal), uint48(l.principal), uint40(l.start), l.productId);
         _bucketOf[loanId] = uint256(index) + 1;
         emit DrawdownSynced(loanId, a, l.productId, l.principal, l.start, index);
@@ -62,6 +64,9 @@ contract FundFlows is FundFlowsRules {
             (uint256 slot, uint256 entry) = _find(table, a);
             if (entry == 0) {
                 e = Cached(a, false, _funds[a], _queues[a]);
+                // Checked once per account and batch (nothing in a batch closes an account), so
+                // before the flow's own checks.
+                if (e.q.closed) revert FundFlowsAccountClosed(a);
                 assembly ("memory-safe") {
                     entry := e
                 }
@@ -213,6 +218,30 @@ contract FundFlows is FundFlowsRules {
         emit HoldReleased(account_, reasonHash, memberId);
     }
 
+    /// @inheritdoc IFundFlows
+    function closeAccount(bytes32 account_, bytes32 reasonHash) external {
+        uint32 memberId = _checkLeadOf(msg.sender, account_);
+        Queue storage q = _queues[account_];
+        if (q.closed) revert FundFlowsAccountClosed(account_);
+        if (q.held) revert FundFlowsAccountHeld(account_);
+        // reserved <= balance, so a zero balance also means no pending verification.
+        uint256 balance = _funds[account_].balance;
+        if (balance != 0) revert FundFlowsAccountNotEmpty(account_, balance);
+        if (reasonHash == bytes32(0)) revert FundFlowsEmptyHash();
+        q.closed = true;
+        emit AccountClosed(account_, reasonHash, memberId);
+    }
+
+    /// @inheritdoc IFundFlows
+    function reopenAccount(bytes32 account_, bytes32 reasonHash) external {
+        uint32 memberId = _checkLeadOf(msg.sender, account_);
+        Queue storage q = _queues[account_];
+        if (!q.closed) revert FundFlowsAccountNotClosed(account_);
+        if (reasonHash == bytes32(0)) revert FundFlowsEmptyHash();
+        q.closed = false;
+        emit AccountReopened(account_, reasonHash, memberId);
+    }
+
     // ---------------------------------------------------------------- governance
 
     /// @inheritdoc IFundFlows
@@ -246,7 +275,7 @@ contract FundFlows is FundFlowsRules {
         Queue memory q = _queues[account_];
         v = AccountView(
             f.balance, f.reserved, f.balance - f.reserved, f.funded, f.offPlatformSpent, f.productId, f.leadMemberId,
-            q.held, q.head, q.tail, q.p2pCount, q.velocityStart, q.velocityBase, q.velocityOutflow
+            q.held, q.closed, q.head, q.tail, q.p2pCount, q.velocityStart, q.velocityBase, q.velocityOutflow
         );
     }
 

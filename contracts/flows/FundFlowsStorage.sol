@@ -10,9 +10,10 @@ import {LoanId, ProductId} from "../lending/LendingTypes.sol";
  * @title FundFlowsStorage
  * @notice FundFlows' state, its packed layout, the FIFO lineage queue and the role checks.
  * @dev Layout: an account is {Funds} (1 slot: what every flow reads and writes) + {Queue} (1 slot:
- * bucket head/tail, hold flag, P2P counter, velocity window) + its buckets (1 slot each) + a ring
- * of the last 16 P2P times (3 slots, touched by P2P flows only). Amounts are stored in 48 bits: a
- * loan's principal is below 2^48 (the LoanLedger checks it) and every sum is cast with SafeCast.
+ * bucket head/tail, hold and closed flags, P2P counter, velocity window) + its buckets (1 slot
+ * each) + a ring of the last 16 P2P times (3 slots, touched by P2P flows only). Amounts are
+ * stored in 48 bits: a loan's principal is below 2^48 (the LoanLedger checks it) and every sum is
+ * cast with SafeCast.
  * Only Verify flows are stored; everything else an off-chain reader needs is in events (per-loan
  * totals by kind included: {FlowLineage}). A batch reads an account's two slots once, at its first
  * flow, works on them in memory ({Cached}) and writes them back once at the end.
@@ -43,6 +44,7 @@ abstract contract FundFlowsStorage is IFundFlows {
         uint32 head;
         uint32 tail;
         bool held;
+        bool closed;
         uint32 p2pCount;
         uint40 velocityStart;
         uint48 velocityBase;

@@ -59,6 +59,14 @@ import {LoanId, ProductId} from "../lending/LendingTypes.sol";
  * Rejected (not a revert) until the lead bank calls {releaseHold}. Pending flows of a frozen
  * account can still be resolved.
  *
+ * Closing. Once an account's money is spent or returned (balance zero, hence nothing reserved and
+ * no pending verification) and it is not held, its lead bank may close it ({closeAccount}), e.g.
+ * when the loans it carried are repaid. A closed account is bad input: its flows and the syncs of
+ * new loans into it revert with {FundFlowsAccountClosed} (a flow: before any other check of it);
+ * everything it recorded stays readable.
+ * Accounts are keyed by the borrower's pseudonym, so the lead bank may reopen it ({reopenAccount})
+ * when that borrower is lent to again (or a late refund must come in).
+ *
  * Batches are all-or-nothing for malformed input (named errors below carry the flow's index); a
  * verdict is never an error. Flows in a batch are processed in order, each seeing the state the
  * previous ones left.
@@ -148,6 +156,7 @@ interface IFundFlows {
         ProductId productId;
         uint32 leadMemberId;
         bool held;
+        bool closed;
         uint32 bucketHead;
         uint32 bucketCount;
         uint32 p2pCount;
@@ -216,6 +225,12 @@ interface IFundFlows {
     /// @notice The lead bank (member `memberId`) released `account` for the reason whose hash is `reasonHash`.
     event HoldReleased(bytes32 indexed account, bytes32 reasonHash, uint32 memberId);
 
+    /// @notice The lead bank (member `memberId`) closed `account` for the reason whose hash is `reasonHash`.
+    event AccountClosed(bytes32 indexed account, bytes32 reasonHash, uint32 memberId);
+
+    /// @notice The lead bank (member `memberId`) reopened closed `account` for the reason whose hash is `reasonHash`.
+    event AccountReopened(bytes32 indexed account, bytes32 reasonHash, uint32 memberId);
+
     /// @notice Governance set the rules of `productId`.
     event RulesSet(ProductId indexed productId, RuleSet rules);
 
@@ -270,9 +285,19 @@ interface IFundFlows {
     /// @dev `account` is not held.
     error FundFlowsNotHeld(bytes32 account);
 
-    /// @notice A pending flow of held `account` cannot be approved until the hold is released
-    /// (it may still be rejected, which returns the money to the account).
+    /// @notice `account` is held: a pending flow of it cannot be approved (it may still be
+    /// rejected, which returns the money to the account), nor the account closed, until the hold
+    /// is released.
     error FundFlowsAccountHeld(bytes32 account);
+
+    /// @notice `account` is closed: no flow may be recorded on it nor loan synced into it (until reopened).
+    error FundFlowsAccountClosed(bytes32 account);
+
+    /// @dev `account` is not closed (so it cannot be reopened).
+    error FundFlowsAccountNotClosed(bytes32 account);
+
+    /// @dev `account` still holds `balance` (closing needs a zero balance).
+    error FundFlowsAccountNotEmpty(bytes32 account, uint256 balance);
 
     /// @dev An attestation or reason hash is zero.
     error FundFlowsEmptyHash();
@@ -291,8 +316,8 @@ interface IFundFlows {
      * lineage bucket with the loan's start as drawdown time, and makes the loan's product the
      * account's product.
      * @dev Caller: any active member ({FundFlowsUnauthorized}). Reverts with the ledger's
-     * `LoanLedgerUnknownLoan`, {FundFlowsAlreadySynced}, {FundFlowsLeadBankMismatch}.
-     * Emits {DrawdownSynced}.
+     * `LoanLedgerUnknownLoan`, {FundFlowsAlreadySynced}, {FundFlowsLeadBankMismatch},
+     * {FundFlowsAccountClosed}. Emits {DrawdownSynced}.
      */
     function syncDrawdown(LoanId loanId) external;
 
@@ -302,7 +327,7 @@ interface IFundFlows {
      * @dev Caller: a {IConsortium.Role.Gateway} key, or a {IConsortium.Role.LeadBank} key for flows
      * of accounts it leads. Reverts (changing nothing) with {FundFlowsEmptyBatch},
      * {FundFlowsBatchTooLarge}, {FundFlowsUnauthorized}, {FundFlowsUnknownAccount},
-     * {FundFlowsUnknownKind}, {FundFlowsInvalidCategory}, {FundFlowsZeroAmount},
+     * {FundFlowsAccountClosed}, {FundFlowsUnknownKind}, {FundFlowsInvalidCategory}, {FundFlowsZeroAmount},
      * {FundFlowsAmountExceedsAvailable} (outflows; checked on frozen accounts too),
      * {FundFlowsRefundUnknownLoan}, {FundFlowsRefundExceedsSpent}. Emits per flow {FlowRecorded},
      * and as applicable {FlowCounterparty}, {FlowLineage}, {Alert}, {HoldPlaced}.
@@ -323,6 +348,22 @@ interface IFundFlows {
      * Emits {HoldReleased}.
      */
     function releaseHold(bytes32 account, bytes32 reasonHash) external;
+
+    /**
+     * @notice Closes `account`: later flows and syncs into it revert with {FundFlowsAccountClosed}.
+     * @dev Caller: the account's lead bank ({FundFlowsUnauthorized}, also for an unknown account).
+     * Reverts with {FundFlowsAccountClosed} (already closed), {FundFlowsAccountHeld},
+     * {FundFlowsAccountNotEmpty} (balance not zero; then nothing is reserved either),
+     * {FundFlowsEmptyHash}. Emits {AccountClosed}.
+     */
+    function closeAccount(bytes32 account, bytes32 reasonHash) external;
+
+    /**
+     * @notice Reopens closed `account` (the borrower is lent to again, or a refund must come in).
+     * @dev Caller: the account's lead bank. Reverts with {FundFlowsAccountNotClosed},
+     * {FundFlowsEmptyHash}. Emits {AccountReopened}.
+     */
+    function reopenAccount(bytes32 account, bytes32 reasonHash) external;
 
     /**
      * @notice Sets `productId`'s rules. p2pMaxCount <= MAX_P2P_COUNT when the P2P count rule is

@@ -54,3 +54,24 @@ def test_non_member_transaction_is_refused_by_node_admission(chain: ChainHandle,
         pipeline.send(call)
     assert outsider.address.lower() in str(info.value).lower()
     assert info.value.code == -32003
+
+
+def test_raw_receipts_match_the_formatted_ones_and_a_mined_revert_is_decoded(chain: ChainHandle, make_account) -> None:  # type: ignore[no-untyped-def]
+    governor = make_account("raw-governor", roles=(Role.OPERATOR, Role.GOVERNOR))
+    pipeline = TransactionPipeline(chain.w3, governor)
+    c = ConsortiumClient(chain.w3, chain.admission.address, pipeline)
+    gas = pipeline.estimate_gas(_set_parameter_call(c, "raw.test", 1))
+    sent = pipeline.send_many([_set_parameter_call(c, "raw.test", v, gas) for v in (1, 2, 3)])
+    raw = pipeline.wait_many_raw(sent)
+    for r, f in zip(raw, pipeline.wait_many(sent), strict=True):
+        assert (r.tx_hash, r.status, r.gas_used, r.block_number) == (
+            f["transactionHash"].to_0x_hex(), 1, f["gasUsed"], f["blockNumber"])
+        assert r.logs and [(log["topics"], log["data"]) for log in r.logs] == [
+            ([t.to_0x_hex() for t in log["topics"]], log["data"].to_0x_hex()) for log in f["logs"]]
+    # Mined with status 0 (explicit gas: no estimate stops it): the revert is decoded all the same.
+    member = make_account("raw-not-governor")
+    other = TransactionPipeline(chain.w3, member)
+    failing = other.send(_set_parameter_call(ConsortiumClient(chain.w3, c.address, other), "raw.test", 9, gas))
+    with pytest.raises(ContractRevert) as info:
+        other.wait_many_raw([failing])
+    assert info.value.name == "ConsortiumUnauthorized"

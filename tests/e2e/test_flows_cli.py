@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from client.borrower import national_id_check_char
 from tests.conftest import free_port
-from tests.e2e.test_node_start import RunningNode, cli
+from tests.e2e.test_node_start import COLEDGER, ROOT, RunningNode, _env, cli
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +21,7 @@ def _approve_all(out: str, d: list[str]) -> None:
         assert "executed" in cli("consortium", "approve", *d, "--as", "partner-a", proposal)
 
 
-def test_spend_verify_hold_release_and_watch_alerts_resumably(tmp_path: Path) -> None:
+def test_spend_verify_hold_release_watch_alerts_resumably_and_close(tmp_path: Path) -> None:
     data = tmp_path / "coledger-data"
     node = RunningNode(data, free_port())
     d = ["--data-dir", str(data)]
@@ -64,5 +65,20 @@ def test_spend_verify_hold_release_and_watch_alerts_resumably(tmp_path: Path) ->
         second = cli("flows", "watch", *d, "--once", "--cursor-file", str(cursor))
         assert f"flow {verify.group(1)} " not in second  # resumed after it: no repeats
         assert "HOLD (prohibited_category)" in second and "REJECTED" not in second
+
+        # Spend the rest (velocity flags it, it settles), close the account: it refuses flows.
+        rest = 3_000_000 - 100_000 - 600_000 - 1_000
+        assert ": FLAG (velocity)" in record("--kind", "repayment", "--amount", str(rest))
+        reason = "0x" + "77" * 32
+        assert "closed" in cli("flows", "close", *d, "--as", "lead-bank", "--national-id", nid,
+                               "--reason", reason)
+        assert json.loads(cli("flows", "account", *d, "--national-id", nid))["closed"] is True
+        refused = subprocess.run(
+            [*COLEDGER, "flows", "record", *d, "--as", "lead-bank", "--national-id", nid,
+             "--kind", "merchant", "--amount", "1", "--mcc", "5411"],
+            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and "FundFlowsAccountClosed" in refused.stderr, refused.stderr
+        assert "reopened" in cli("flows", "reopen", *d, "--as", "lead-bank", "--national-id", nid,
+                                 "--reason", reason)
     finally:
         node.stop()

@@ -22,7 +22,8 @@ TARGET_100 = 15_000
 # per-loan totals moved from storage to FlowLineage events (and counterparty left FlowRecorded for
 # FlowCounterparty); 15,596 with each account's two slots read and written once per batch; 15,013
 # with the rules and prohibited-category word read once per batch; 14,887 with the balance update
-# unchecked. Distinct accounts (cold slots for each), batch of 100: 53,525 at first, 30,360 now.
+# unchecked; 14,885 with the closed flag (in the Queue slot, checked once per account and batch).
+# Distinct accounts (cold slots for each), batch of 100: 53,525 at first, 30,360 now.
 GUARD_DISTINCT_100 = 31_500
 
 

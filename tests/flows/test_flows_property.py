@@ -1,6 +1,8 @@
 """Property test: the FundFlows contract and the Python reference model (client.flow_rules) agree
-on verdicts, fired rules, lineage, balances, reservations, holds and per-loan totals over random
-sequences of syncs, batches (some malformed), time advances, verifications and hold releases."""
+on verdicts, fired rules, lineage, balances, reservations, holds, closed accounts and per-loan
+totals over random sequences of syncs, batches (some malformed), time advances, verifications,
+hold releases, account drains, closings and reopenings (flows and syncs on a closed account are
+refused)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from tests.flows._helpers import Env, Keys, borrower, deploy_env, make_keys
 ACTIONS = st.sampled_from([Action.ALLOW] * 3 + [Action.FLAG] * 3 + [Action.VERIFY, Action.HOLD])
 PRODUCTS = (1, 2)
 STATS: list[tuple[int, int, int]] = []
+EVENTS: list[str] = []  # what the non-flow rules did (closings, refused or not; refused batches)
 
 
 @st.composite
@@ -58,7 +61,7 @@ def rule_sets(draw: Any) -> RuleSet:
 def flow_specs(draw: Any) -> tuple[int, int, int, int, int, bool]:
     """(account pick, kind, amount in per-mille of what is available, mcc, refund bucket pick,
     toOtherLender); about one flow in 40 is malformed (unknown account or kind, bad category,
-    zero or too large an amount)."""
+    zero or too large an amount) and one in 40 names a closed account if there is one."""
     kind = draw(st.sampled_from(list(FlowKind)))
     mcc = draw(st.sampled_from([5411, 6211, 7995])) if kind == FlowKind.MERCHANT_PAYMENT else 0
     permille = draw(st.one_of(st.integers(1, 60), st.integers(900, 1_000), st.integers(1, 1_000)))
@@ -72,6 +75,8 @@ def flow_specs(draw: Any) -> tuple[int, int, int, int, int, bool]:
         account = 99
     elif broken == 4:
         kind = 6
+    elif broken == 5:
+        account = 98
     return (account, kind, permille, mcc, draw(st.integers(0, 3)), draw(st.booleans()))
 
 
@@ -84,6 +89,7 @@ def check_state(env: Env) -> None:
             info.funded,
             info.off_platform_spent,
             info.held,
+            info.closed,
             info.product_id,
         ) == (
             state.balance,
@@ -91,6 +97,7 @@ def check_state(env: Env) -> None:
             state.funded,
             state.off_platform_spent,
             state.held,
+            state.closed,
             state.product_id,
         )
         assert info.p2p_count == len(state.p2p_times)
@@ -123,15 +130,24 @@ def test_contract_matches_reference_model(
 
         @rule(n=st.integers(0, 2), principal=st.integers(1_000, 400_000), product=st.sampled_from(PRODUCTS))
         def sync(self, n: int, principal: int, product: int) -> None:
-            self.loans.append(self.env.open_loan(borrower(n, self.salt), principal, product))
+            account = borrower(n, self.salt)
+            state = self.env.model.accounts.get(account)
+            if state is not None and state.closed:
+                with pytest.raises(ContractRevert) as err:
+                    self.env.open_loan(account, principal, product)
+                assert (err.value.name, err.value.args_by_name) == (
+                    "FundFlowsAccountClosed", {"account": account})
+                return
+            self.loans.append(self.env.open_loan(account, principal, product))
 
         @rule(specs=st.lists(flow_specs(), min_size=1, max_size=8))
         def record(self, specs: list[tuple[int, int, int, int, int, bool]]) -> None:
-            env, model = self.env, self.env.model
-            accounts = list(model.accounts)
+            model = self.env.model
+            accounts = [a for a, s in model.accounts.items() if not s.closed] or list(model.accounts)
+            closed = [a for a, s in model.accounts.items() if s.closed] or accounts
             inputs = []
             for acc_i, kind, permille, mcc, loan_pick, other in specs:
-                account = accounts[acc_i % len(accounts)] if acc_i != 99 else borrower(99, self.salt)
+                account = {99: borrower(99, self.salt), 98: closed[0]}.get(acc_i) or accounts[acc_i % len(accounts)]
                 state = model.accounts.get(account)
                 counterparty = b"\x00" * 32
                 if kind == FlowKind.REFUND and state is not None:
@@ -150,6 +166,10 @@ def test_contract_matches_reference_model(
                         permille //= 20
                     amount = max(1, available * permille // 1_000) if permille else 0
                 inputs.append(FlowInput(account, kind, amount, mcc, counterparty, other))
+            self._record(inputs)
+
+        def _record(self, inputs: list[FlowInput]) -> None:
+            env, model = self.env, self.env.model
             try:
                 results = env.flows.record_flows(inputs)
             except ContractRevert as exc:
@@ -161,6 +181,7 @@ def test_contract_matches_reference_model(
                     model.record(inputs, head_time)
                 except FlowRuleError as expected:
                     assert exc.name == expected.name, (exc, expected)
+                    EVENTS.append(f"batch refused: {exc.name}")
                     return
                 raise AssertionError(f"the contract refused a batch the model accepts: {exc}") from exc
             now = env.now_of(results[0].block_number)
@@ -188,6 +209,37 @@ def test_contract_matches_reference_model(
                 return
             lineage = self.env.lead.resolve_verification(flow_id, b"\x01" * 32, approved)
             assert lineage == expected
+
+        @rule(pick=st.integers(0, 7), drain=st.booleans())
+        def close(self, pick: int, drain: bool) -> None:
+            """Spend what is available (a repayment of the own loan: judged like any outflow, so it
+            may be held or pended), then ask the lead bank to close the account."""
+            model = self.env.model
+            candidates = [a for a, s in model.accounts.items() if not s.closed]
+            if pick == 0 or not candidates:  # now and then, any account (closing twice is refused)
+                candidates = list(model.accounts)
+            account = candidates[pick % len(candidates)]
+            state = model.accounts[account]
+            if drain and state.available and not state.closed:
+                loan = state.buckets[-1].loan_id.to_bytes(32, "big")
+                self._record([FlowInput(account, FlowKind.REPAYMENT, state.available, 0, loan, False)])
+            try:
+                model.close(account)
+            except FlowRuleError as refused:
+                with pytest.raises(ContractRevert) as reverted:
+                    self.env.lead.close_account(account, b"\x03" * 32)
+                assert reverted.value.name == refused.name
+                EVENTS.append(f"close refused: {refused.name}")
+                return
+            self.env.lead.close_account(account, b"\x03" * 32)
+            EVENTS.append("closed")
+
+        @precondition(lambda self: any(a.closed for a in self.env.model.accounts.values()))
+        @rule()
+        def reopen(self) -> None:
+            account = next(a for a, s in self.env.model.accounts.items() if s.closed)
+            self.env.lead.reopen_account(account, b"\x04" * 32)
+            self.env.model.reopen(account)
 
         @precondition(lambda self: any(a.held for a in self.env.model.accounts.values()))
         @rule()
@@ -220,4 +272,5 @@ def test_contract_matches_reference_model(
             Counter(bit for _, f, _ in STATS for bit in range(8) if f >> bit & 1),
             "multi-bucket",
             sum(1 for *_, n in STATS if n > 1),
+            Counter(EVENTS),
         )

@@ -9,7 +9,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from client.errors import ContractRevert
-from client.flow_rules import Action, FlowInput, FlowKind, Rule, RuleSet, Verdict
+from client.flow_rules import Action, FlowInput, FlowKind, FlowRuleError, Rule, RuleSet, Verdict
 from tests.conftest import ChainHandle
 from tests.flows._helpers import Env, Keys, borrower, deploy_env, make_keys
 
@@ -308,3 +308,64 @@ def test_sdk_splits_a_long_list_into_batches_that_fit(env: Env) -> None:
     assert [r.flow_id for r in results] == list(range(1, 621))
     assert len({r.block_number for r in results}) == 2  # 500 + 120
     assert env.flows.account(a).balance == 1_000_000 - 620
+
+
+def test_closing_needs_an_empty_unheld_account_and_refuses_flows_and_syncs_until_reopened(env: Env) -> None:
+    a, b = borrower(12), borrower(13)
+    env.set_rules(1, RuleSet(p2p_single_max=1_000, p2p_single_action=Action.VERIFY,
+                             cash_single_max=1_000, cash_single_action=Action.HOLD))
+    loan = env.open_loan(a, 10_000)
+    env.open_loan(b, 10_000)
+    reason = b"\x0c" * 32
+
+    def refused(call: Callable[[], object]) -> tuple[str | None, dict[str, object]]:
+        with pytest.raises(ContractRevert) as err:
+            call()
+        return err.value.name, err.value.args_by_name
+
+    for key, account in ((env.keys.gateway, a), (env.keys.other_lead, a), (env.keys.lead, borrower(14))):
+        assert refused(lambda k=key, acc=account: env.client(k).close_account(acc, reason)) == (
+            "FundFlowsUnauthorized", {"caller": key.address, "account": account})
+    assert refused(lambda: env.lead.close_account(a, reason)) == (
+        "FundFlowsAccountNotEmpty", {"account": a, "balance": 10_000})
+    spent, pending = env.flows.record_flows([merchant(a, 8_000), FlowInput(a, K.P2P_TRANSFER, 2_000)])
+    assert pending.verdict == Verdict.VERIFY
+    assert refused(lambda: env.lead.close_account(a, reason)) == (  # the pending 2,000 is still in it
+        "FundFlowsAccountNotEmpty", {"account": a, "balance": 2_000})
+    env.lead.resolve_verification(pending.flow_id, b"\x01" * 32, False)
+    assert record_one(env, FlowInput(a, K.CASH_WITHDRAWAL, 1_500))[0] == Verdict.HOLD
+    assert refused(lambda: env.lead.close_account(a, reason)) == ("FundFlowsAccountHeld", {"account": a})
+    env.lead.release_hold(a, b"\x02" * 32)
+    assert record_one(env, merchant(a, 2_000)) == (Verdict.ALLOW, 0)
+    assert refused(lambda: env.lead.close_account(a, b"\x00" * 32)) == ("FundFlowsEmptyHash", {})
+
+    env.lead.close_account(a, reason)
+    env.model.record([merchant(a, 8_000), merchant(a, 2_000)], 0)  # the model follows the chain
+    env.model.close(a)
+    info = env.flows.account(a)
+    assert info.closed and not info.held and (info.balance, info.funded) == (0, 10_000)
+    (event,) = env.flows.contract.events.AccountClosed().get_logs(from_block=0)
+    assert (event["args"]["account"], event["args"]["reasonHash"], event["args"]["memberId"]) == (
+        a, reason, env.keys.lead_id)
+    assert refused(lambda: env.lead.close_account(a, reason)) == ("FundFlowsAccountClosed", {"account": a})
+    # Flows on it (a refund too) are bad input: the whole batch reverts, b's flow included.
+    before = (env.flows.account(b), env.flows.flow_count())
+    for flows in ([merchant(b, 1), merchant(a, 1)],
+                  [merchant(b, 1), FlowInput(a, K.REFUND, 1, 0, loan.to_bytes(32, "big"))]):
+        assert refused(lambda fl=flows: env.flows.record_flows(fl)) == (
+            "FundFlowsAccountClosed", {"account": a})
+        with pytest.raises(FlowRuleError) as model_err:
+            env.model.record(flows, 0)
+        assert model_err.value.name == "FundFlowsAccountClosed"
+    assert (env.flows.account(b), env.flows.flow_count()) == before
+    assert refused(lambda: env.open_loan(a, 5_000)) == ("FundFlowsAccountClosed", {"account": a})
+
+    assert refused(lambda: env.lead.reopen_account(b, reason)) == ("FundFlowsAccountNotClosed", {"account": b})
+    assert refused(lambda: env.client(env.keys.other_lead).reopen_account(a, reason))[0] == "FundFlowsUnauthorized"
+    env.lead.reopen_account(a, b"\x0d" * 32)
+    env.model.reopen(a)
+    assert not env.flows.account(a).closed
+    later = env.open_loan(a, 5_000)
+    assert env.flows.record_flows([merchant(a, 100)])[0].lineage == ((later, 100),)
+    (event,) = env.flows.contract.events.AccountReopened().get_logs(from_block=0)
+    assert event["args"]["reasonHash"] == b"\x0d" * 32
