@@ -16,6 +16,8 @@ from client.audit.events import CONTRACTS, fetch_events
 from client.audit.fetch import RpcClient
 from client.audit.invariants import check_events
 from client.audit.portfolio_html import render_html
+from client.audit.report_evidence import evidence_report
+from client.audit.report_npl import npl_over_time
 from client.audit.views import compare_with_views
 
 __all__ = ["CheckOptions", "run_check"]
@@ -56,8 +58,9 @@ def run_check(opts: CheckOptions) -> dict[str, Any]:
         "type": "function", "name": "borrowerExposureCap", "inputs": [], "stateMutability": "view",
         "outputs": [{"type": "uint64", "name": ""}]}]).functions.borrowerExposureCap().call(
         block_identifier=head))
+    chain_id = int(w3.eth.chain_id)  # the EIP-712 domain of award signatures
     t2 = time.perf_counter()
-    ledger, results = check_events(events, addresses, cap)
+    ledger, results = check_events(events, addresses, cap, chain_id=chain_id)
     t3 = time.perf_counter()
     mismatches = [m.as_dict() for m in compare_with_views(w3, ledger, head)]
     ok = all(r.passed for r in results) and not mismatches
@@ -69,6 +72,7 @@ def run_check(opts: CheckOptions) -> dict[str, Any]:
         "portfolio": [{"block": s.block, "timestamp": s.timestamp, "outstanding": s.outstanding,
                        "non_performing": s.non_performing} for s in ledger.snapshots],
         "migrations": [{"from": a, "to": b, "loans": n} for (a, b), n in sorted(ledger.migrations.items())],
+        "npl_over_time": npl_over_time(ledger), "evidence": evidence_report(ledger),
         "timing": {"fetch_s": round(t1 - t0, 3), "replay_s": round(t3 - t2, 3),
                    "events_per_s": round(len(events) / (t3 - t2)) if t3 > t2 else None},
     }

@@ -64,6 +64,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"{s['events']} events to block {report['head']}: {s['loans']} loans, {s['accounts']} accounts, "
           f"NPL {bp // 100}.{bp % 100:02d}%; {len(report['view_mismatches'])} view mismatches; "
           f"report in {args.out / 'audit.html'}")
+    ev = report.get("evidence", {}).get("summary") or {}
+    if ev.get("items") or ev.get("batches") or ev.get("cases"):
+        print(f"evidence: {ev['items']} single items, {ev['batches']} batches ({ev['batched_items']} items), "
+              f"{ev['cases']} cases ({ev['awarded']} awarded), chain links {ev['links']}")
     for m in report["view_mismatches"][:10]:
         print(f"MISMATCH {m['what']} {m['field']}: events {m['events']} view {m['view']}", file=sys.stderr)
     return 1 if failed or report["view_mismatches"] else 0

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from client.audit.events import Event
+from client.audit.evidence import EvidenceLedger
 
 __all__ = [
-    "NPL_CATEGORIES", "AccountState", "FlowState", "Ledger", "LenderState", "LineState",
+    "NPL_CATEGORIES", "AccountState", "BucketState", "FlowState", "Ledger", "LenderState", "LineState",
     "LoanState", "MemberState", "MembershipChange", "ProductState", "ProposalState", "Snapshot",
 ]
 
@@ -135,6 +136,17 @@ class LoanState:
 
 
 @dataclass
+class BucketState:
+    """What is left in an account of one synced drawdown (the contract's `bucket` view)."""
+
+    loan_id: int
+    remaining: int
+    amount: int
+    time: int
+    product_id: int
+
+
+@dataclass
 class AccountState:
     account: bytes
     lead_member_id: int
@@ -144,6 +156,9 @@ class AccountState:
     funded: int = 0
     off_platform_spent: int = 0
     held: bool = False
+    closed: bool = False
+    buckets: list[BucketState] = field(default_factory=list)
+    repaid_other_lenders: int = 0  # settled repayments marked toOtherLender (FlowCounterparty)
 
 
 @dataclass
@@ -157,6 +172,11 @@ class FlowState:
     block: int
     status: str  # settled | pending | approved | rejected | hold | refused
     lineage: int = 0
+    # From the flow's FlowCounterparty (emitted only when either is set): the loan or lender a
+    # repayment paid, or the loan a refund returns to; whether a repayment went to another lender.
+    counterparty: bytes = b"\x00" * 32
+    to_other_lender: bool = False
+    lineage_loans: list[tuple[int, int]] = field(default_factory=list)  # (loan id, amount)
 
 
 @dataclass(frozen=True)
@@ -171,8 +191,10 @@ class Snapshot:
     by_lender: dict[int, tuple[int, int]]
 
 
-VERIFY, HOLD, REJECTED = 2, 3, 4
-REFUND, OFF_PLATFORM = 5, 3
+FLAG, VERIFY, HOLD, REJECTED = 1, 2, 3, 4
+DEBT_ROLLING_BIT = 6
+REFUND, OFF_PLATFORM, REPAYMENT = 5, 3, 4
+_ZERO32 = b"\x00" * 32
 
 
 class Ledger:
@@ -194,6 +216,9 @@ class Ledger:
         self.migrations: dict[tuple[int, int], int] = {}
         self.accounts: dict[bytes, AccountState] = {}
         self.flows: dict[int, FlowState] = {}
+        self.bucket_of: dict[int, tuple[bytes, int]] = {}  # loan id -> (account, bucket index)
+        self.flow_rules: dict[int, dict[str, Any]] = {}  # product id -> RuleSet (RulesSet events)
+        self._counterparty: tuple[int, bytes, bool] | None = None  # the last FlowCounterparty
         self.verdicts: dict[int, int] = {}
         self.rule_verdicts: dict[tuple[int, int], int] = {}
         self.snapshots: list[Snapshot] = []
@@ -205,6 +230,8 @@ class Ledger:
         self._dirty_block: Event | None = None
         self._handlers: dict[str, Callable[[Event], None]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("_on_")}
+        self.evidence = EvidenceLedger(self.addresses.get("ArbitrationCases", ""))  # evidence replay
+        self._handlers.update(self.evidence.handlers())
 
     # ---------------------------------------------------------------- driving
 
@@ -433,6 +460,15 @@ class Ledger:
         acct.balance += a["amount"]
         acct.funded += a["amount"]
         acct.product_id = a["productId"]
+        self.bucket_of[a["loanId"]] = (a["account"], a["bucket"])
+        bucket = BucketState(a["loanId"], a["amount"], a["amount"], a["drawdownTime"], a["productId"])
+        while len(acct.buckets) <= a["bucket"]:  # the event's index, gaps and all (views compare)
+            acct.buckets.append(BucketState(0, 0, 0, 0, 0))
+        acct.buckets[a["bucket"]] = bucket
+
+    def _on_FlowCounterparty(self, e: Event) -> None:
+        a = e.args
+        self._counterparty = (a["flowId"], a["counterparty"], a["toOtherLender"])
 
     def _on_FlowRecorded(self, e: Event) -> None:
         a = e.args
@@ -452,23 +488,49 @@ class Ledger:
             status = "pending"
             if acct is not None:
                 acct.reserved += amount
-        elif acct is not None:
-            self._settle(acct, kind, amount)
-        self.flows[a["flowId"]] = FlowState(a["flowId"], a["account"], kind, amount, verdict, fired,
-                                            e.block, status)
+        f = FlowState(a["flowId"], a["account"], kind, amount, verdict, fired, e.block, status)
+        c = self._counterparty
+        if c is not None and c[0] == f.flow_id:
+            f.counterparty, f.to_other_lender = c[1], c[2]
+        self._counterparty = None
+        self.flows[f.flow_id] = f
+        if status == "settled" and acct is not None:
+            self._settle(acct, f)
 
-    def _settle(self, acct: AccountState, kind: int, amount: int) -> None:
-        if kind == REFUND:
-            acct.balance += amount
+    def _settle(self, acct: AccountState, f: FlowState) -> None:
+        if f.kind == REFUND:
+            acct.balance += f.amount
             return
-        acct.balance -= amount
-        if kind == OFF_PLATFORM:
-            acct.off_platform_spent += amount
+        acct.balance -= f.amount
+        if f.kind == OFF_PLATFORM:
+            acct.off_platform_spent += f.amount
+        elif f.kind == REPAYMENT and f.to_other_lender:
+            acct.repaid_other_lenders += f.amount
 
     def _on_FlowLineage(self, e: Event) -> None:
         f = self.flows.get(e.args["flowId"])
-        if f is not None:
-            f.lineage += e.args["amount"]
+        if f is None:
+            return
+        loan_id, amount = e.args["loanId"], e.args["amount"]
+        f.lineage += amount
+        f.lineage_loans.append((loan_id, amount))
+        where = self.bucket_of.get(loan_id)
+        acct = self.accounts.get(where[0]) if where else None
+        if where is not None and acct is not None and where[1] < len(acct.buckets):
+            acct.buckets[where[1]].remaining += amount if f.kind == REFUND else -amount
+
+    def refund_bucket(self, f: FlowState) -> BucketState | None:
+        """The bucket refund `f` must return to, as the ledger stands before its lineage: the
+        named loan's (FlowCounterparty), else the account's newest."""
+        acct = self.accounts.get(f.account)
+        if acct is None or not acct.buckets:
+            return None
+        if f.counterparty == _ZERO32:
+            return acct.buckets[-1]
+        where = self.bucket_of.get(int.from_bytes(f.counterparty, "big"))
+        if where is None or where[0] != f.account:
+            return None
+        return acct.buckets[where[1]]
 
     def _on_HoldPlaced(self, e: Event) -> None:
         acct = self.accounts.get(e.args["account"])
@@ -480,6 +542,19 @@ class Ledger:
         if acct is not None:
             acct.held = False
 
+    def _on_RulesSet(self, e: Event) -> None:
+        self.flow_rules[e.args["productId"]] = e.args["rules"]
+
+    def _on_AccountClosed(self, e: Event) -> None:
+        acct = self.accounts.get(e.args["account"])
+        if acct is not None:
+            acct.closed = True
+
+    def _on_AccountReopened(self, e: Event) -> None:
+        acct = self.accounts.get(e.args["account"])
+        if acct is not None:
+            acct.closed = False
+
     def _on_VerificationResolved(self, e: Event) -> None:
         f = self.flows.get(e.args["flowId"])
         if f is None or f.status != "pending":
@@ -489,7 +564,7 @@ class Ledger:
         if acct is not None:
             acct.reserved -= f.amount
             if e.args["approved"]:
-                self._settle(acct, f.kind, f.amount)
+                self._settle(acct, f)
 
     # ---------------------------------------------------------------- portfolio
 
@@ -510,5 +585,7 @@ class Ledger:
             "lines": len(self.lines), "loans": len(self.loans),
             "outstanding": sum(self._total), "npl_ratio_bp": self.npl_ratio_bp(),
             "accounts": len(self.accounts), "flows": len(self.flows),
+            "accounts_closed": sum(a.closed for a in self.accounts.values()),
+            "repaid_to_other_lenders": sum(a.repaid_other_lenders for a in self.accounts.values()),
             "events": self.events_applied,
         }

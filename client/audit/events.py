@@ -26,8 +26,9 @@ from client.audit.fetch import RpcClient
 
 __all__ = ["CONTRACTS", "Event", "EventDecoder", "fetch_events", "decode_logs"]
 
-CONTRACTS: tuple[str, ...] = ("Consortium", "ProductCatalog", "CreditLines", "LoanLedger", "FundFlows")
-"""Contracts whose events the domain replay reads (FundFlows only if deployed)."""
+CONTRACTS: tuple[str, ...] = ("Consortium", "ProductCatalog", "CreditLines", "LoanLedger", "FundFlows",
+                              "EvidenceRegistry", "ArbitrationCases")
+"""Contracts whose events the domain replay reads (FundFlows and the evidence ones only if deployed)."""
 
 _LIMIT_EXCEEDED = -32005
 _INITIAL_RANGE = 20_000

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.audit.domain import HOLD, REJECTED, Ledger
+from client.audit.domain import DEBT_ROLLING_BIT, FLAG, HOLD, REFUND, REJECTED, REPAYMENT, Ledger
 from client.audit.events import Event
+from client.audit.invariants_evidence import EvidenceChecker
 from client.consortium import Role, parameter_key
 from client.lending_math import split_bp
 
@@ -32,9 +33,18 @@ INVARIANTS: dict[str, str] = {
         "cap, line usage <= limit; released principal keeps the reported usage/exposure"),
     "no_settlement_while_held": (
         "no flow settles (nor a verification is approved) on a held account until its release"),
+    "closed_accounts_stay_closed": (
+        "an account is closed by its lead bank only with nothing in it (balance, reservations), "
+        "not held; no flow is recorded on it nor loan synced into it until it is reopened"),
+    "debt_rolling_flagged": (
+        "the debt-rolling rule fires only on repayments to another lender (FlowCounterparty), "
+        "and on every one that settled at once exactly when the money it spent was drawn less "
+        "than the product's debtRollingDays before (the rules in force, the lineage's newest loan)"),
     "verifications_resolved_or_open": (
         "every VerificationResolved resolves a pending VERIFY flow once; the rest are open"),
-    "lineage_conserves_flows": "every settled flow's FlowLineage amounts sum to the flow amount",
+    "lineage_conserves_flows": (
+        "every settled flow's FlowLineage amounts sum to the flow amount; a refund returns to the "
+        "loan its FlowCounterparty names (else the newest), at most what left that loan"),
     "actions_by_role_holders": (
         "every action was sent by a key that held the required role (and member) at that log"),
     "governance_threshold_met": (
@@ -96,7 +106,8 @@ class Checker:
     """Rebuilds a :class:`Ledger` from events and checks every invariant on the way."""
 
     def __init__(
-        self, addresses: dict[str, str], default_exposure_cap: int | None = None, max_examples: int = 20
+        self, addresses: dict[str, str], default_exposure_cap: int | None = None, max_examples: int = 20,
+        chain_id: int | None = None,
     ) -> None:
         self.ledger = Ledger(addresses)
         self.results = {n: InvariantResult(n, d) for n, d in INVARIANTS.items()}
@@ -107,7 +118,11 @@ class Checker:
         self._governed = False
         self._threshold_before = 0
         self._repaid: dict[int, list[Any]] = {}
+        self._repayments: list[Event] = []  # FlowRecorded repayments of the current transaction
         self._pre = {name[5:]: getattr(self, name) for name in dir(self) if name.startswith("_pre_")}
+        self.evidence = EvidenceChecker(self.ledger, self._fail, self._count, chain_id)  # evidence invariants
+        self.results.update({n: InvariantResult(n, d) for n, d in self.evidence.invariants.items()})
+        self._pre.update(self.evidence.hooks)
 
     # ---------------------------------------------------------------- driving
 
@@ -133,9 +148,13 @@ class Checker:
                     self._post_lender_credited(e)
             if self._repaid:
                 self._end_repayments()
+            if self._repayments:
+                self._end_debt_rolling()
             i = j
         ledger.finish()
         self._end_flows()
+        for name, info in self.evidence.finish().items():
+            self.results[name].info.update(info)
         return list(self.results.values())
 
     def _fail(self, name: str, example: dict[str, Any]) -> None:
@@ -428,9 +447,58 @@ class Checker:
 
     def _pre_DrawdownSynced(self, e: Event) -> None:
         self._active(e)
+        self._not_closed(e, "loan synced into a closed account")
+
+    def _not_closed(self, e: Event, problem: str) -> None:
+        self._count("closed_accounts_stay_closed")
+        acct = self.ledger.accounts.get(e.args["account"])
+        if acct is not None and acct.closed:
+            self._fail("closed_accounts_stay_closed", {**e.where(), "account": e.args["account"],
+                                                       "problem": problem})
+
+    def _pre_AccountClosed(self, e: Event) -> None:
+        a = e.args
+        lead = self._account_lead(a["account"])
+        self._role(e, Role.LEAD_BANK, lead if a["memberId"] == lead else -1)
+        self._count("closed_accounts_stay_closed")
+        acct = self.ledger.accounts.get(a["account"])
+        problems = ["unknown account"] if acct is None else [
+            p for p, bad in (("already closed", acct.closed), ("held", acct.held),
+                             (f"balance {acct.balance}", acct.balance != 0),
+                             (f"reserved {acct.reserved}", acct.reserved != 0)) if bad]
+        if problems:
+            self._fail("closed_accounts_stay_closed", {**e.where(), "account": a["account"],
+                                                       "problems": problems})
+
+    def _pre_AccountReopened(self, e: Event) -> None:
+        a = e.args
+        lead = self._account_lead(a["account"])
+        self._role(e, Role.LEAD_BANK, lead if a["memberId"] == lead else -1)
+        acct = self.ledger.accounts.get(a["account"])
+        self._count("closed_accounts_stay_closed")
+        if acct is None or not acct.closed:
+            self._fail("closed_accounts_stay_closed", {**e.where(), "account": a["account"],
+                                                       "problem": "reopened while not closed"})
+
+    def _pre_FlowLineage(self, e: Event) -> None:
+        f = self.ledger.flows.get(e.args["flowId"])
+        if f is None or f.kind != REFUND:
+            return
+        self._count("lineage_conserves_flows")
+        bucket = self.ledger.refund_bucket(f)  # before this lineage is applied
+        loan, amount = e.args["loanId"], e.args["amount"]
+        if bucket is None or bucket.loan_id != loan or amount > bucket.amount - bucket.remaining:
+            self._fail("lineage_conserves_flows", {
+                **e.where(), "flow": f.flow_id, "refund_to": loan, "amount": amount,
+                "counterparty": f.counterparty,
+                "expected_loan": bucket.loan_id if bucket else None,
+                "spent_from_it": bucket.amount - bucket.remaining if bucket else None})
 
     def _pre_FlowRecorded(self, e: Event) -> None:
         a = e.args
+        self._not_closed(e, "flow recorded on a closed account")
+        if a["kind"] == REPAYMENT or a["rulesFired"] >> DEBT_ROLLING_BIT & 1:
+            self._repayments.append(e)
         if not self.ledger.has_role(e.sender, Role.GATEWAY):
             self._role(e, Role.LEAD_BANK, self._account_lead(a["account"]), "FlowRecorded (gateway or lead)")
         else:
@@ -484,6 +552,35 @@ class Checker:
         lead = self._account_lead(e.args["account"])
         self._role(e, Role.LEAD_BANK, lead if e.args["memberId"] == lead else -1)
 
+    def _end_debt_rolling(self) -> None:
+        """After a transaction's events: its repayments (and flows the debt-rolling rule fired
+        on) against the rule, now that their FlowCounterparty and lineage are applied."""
+        led = self.ledger
+        for e in self._repayments:
+            f = led.flows.get(e.args["flowId"])
+            if f is None:
+                continue
+            self._count("debt_rolling_flagged")
+            fired = bool(f.rules_fired >> DEBT_ROLLING_BIT & 1)
+            problem = ""
+            if fired and (f.kind != REPAYMENT or not f.to_other_lender):
+                problem = "fired on a flow that is no repayment to another lender"
+            elif f.verdict <= FLAG and f.kind == REPAYMENT and f.lineage_loans:  # settled at once
+                rules = led.flow_rules.get(e.args["productId"]) or {}
+                action, days = rules.get("debtRollingAction", 0), rules.get("debtRollingDays", 0)
+                where = led.bucket_of.get(f.lineage_loans[-1][0])
+                acct = led.accounts.get(where[0]) if where else None
+                drawn = acct.buckets[where[1]].time if acct and where else 0
+                due = bool(f.to_other_lender and action and e.timestamp < drawn + days * 86_400)
+                if fired != due:
+                    problem = (f"rule {'fired' if fired else 'silent'} but the money was drawn at {drawn}, "
+                               f"{e.timestamp - drawn} s before, debtRollingDays {days}, action {action}")
+            if problem:
+                self._fail("debt_rolling_flagged", {
+                    **e.where(), "flow": f.flow_id, "kind": f.kind, "to_other_lender": f.to_other_lender,
+                    "counterparty": f.counterparty, "rules_fired": f.rules_fired, "problem": problem})
+        self._repayments.clear()
+
     def _end_flows(self) -> None:
         open_ = []
         for f in self.ledger.flows.values():
@@ -511,9 +608,11 @@ class Checker:
 
 
 def check_events(
-    events: Sequence[Event], addresses: dict[str, str], default_exposure_cap: int | None = None
+    events: Sequence[Event], addresses: dict[str, str], default_exposure_cap: int | None = None,
+    chain_id: int | None = None,
 ) -> tuple[Ledger, list[InvariantResult]]:
-    """Replay `events` and check every invariant: (the rebuilt ledger, one result per invariant)."""
-    checker = Checker(addresses, default_exposure_cap)
+    """Replay `events` and check every invariant: (the rebuilt ledger, one result per invariant).
+    `chain_id` lets the evidence invariants verify award signatures (EIP-712)."""
+    checker = Checker(addresses, default_exposure_cap, chain_id=chain_id)
     results = checker.run(events)
     return checker.ledger, results

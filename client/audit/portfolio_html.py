@@ -7,6 +7,8 @@ from typing import Any
 
 from client.audit.domain import Ledger
 from client.audit.invariants import InvariantResult
+from client.audit.report_evidence import evidence_html
+from client.audit.report_npl import npl_over_time_html
 from client.flow_rules import Rule, Verdict
 from client.lending_math import Category
 
@@ -132,7 +134,7 @@ def render_html(
         f"</p>{summary}"
         f"<h2>Invariants</h2>{_table(_INV_HEAD, inv_rows)}"
         f"<h2>Event replay vs. contract views</h2><p>{len(mismatches)} mismatches</p>{mm}"
-        f"<h2>Loan book</h2>{book}<h2>NPL ratio</h2>{npl}{by_product}{by_lender}"
-        f"<h2>Classification migration</h2>{migration}<h2>Verdicts by rule</h2>{rules}"
+        f"<h2>Loan book</h2>{book}<h2>NPL ratio</h2>{npl}{by_product}{by_lender}{npl_over_time_html(ledger)}"
+        f"<h2>Classification migration</h2>{migration}<h2>Verdicts by rule</h2>{rules}{evidence_html(ledger)}"
         f"</body></html>"
     )

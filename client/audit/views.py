@@ -1,6 +1,7 @@
 """Compare the event-sourced :class:`~client.audit.domain.Ledger` with the contracts' view
 functions at the same block: every member, the threshold, every proposal, loan, lender position,
-credit line, borrower exposure and virtual account. Each difference is one :class:`Mismatch`."""
+credit line, borrower exposure and virtual account (with its lineage buckets). Each difference is
+one :class:`Mismatch`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from web3 import Web3
 
 from client.artifacts import load_artifact
 from client.audit.domain import Ledger
+from client.audit.views_evidence import evidence_mismatches
 
 __all__ = ["Mismatch", "compare_with_views"]
 
@@ -110,6 +112,13 @@ def compare_with_views(w3: Web3, ledger: Ledger, block: int) -> list[Mismatch]:
                 "balance": acct.balance, "reserved": acct.reserved,
                 "available": acct.balance - acct.reserved, "funded": acct.funded,
                 "offPlatformSpent": acct.off_platform_spent, "productId": acct.product_id,
-                "leadMemberId": acct.lead_member_id, "held": acct.held,
+                "leadMemberId": acct.lead_member_id, "held": acct.held, "closed": acct.closed,
+                "bucketCount": len(acct.buckets),
             }, view("FundFlows", "account", acct.account))
+            for i, b in enumerate(acct.buckets):
+                cmp(f"account {acct.account.hex()} bucket {i}", {
+                    "loanId": b.loan_id, "remaining": b.remaining, "amount": b.amount,
+                    "time": b.time, "productId": b.product_id,
+                }, view("FundFlows", "bucket", acct.account, i))
+    out.extend(Mismatch(*row) for row in evidence_mismatches(contracts, ledger.evidence, block))
     return out

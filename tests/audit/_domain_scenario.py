@@ -1,6 +1,8 @@
 """A demo-like chain for the domain replay tests: three institutions and a gateway; a governed
 product; three co-lent loans (paid, prepaid, defaulted); virtual-account spending with a VERIFY
-approved, one rejected, and a HOLD released — all through the SDK, as the banks would run it."""
+approved, one rejected, a HOLD released, a refund to a named loan, a debt-rolling HOLD, a
+repayment to another lender after the debt-rolling window, and an account emptied, closed,
+reopened and closed again — all through the SDK, as the banks would run it."""
 
 from __future__ import annotations
 
@@ -98,12 +100,20 @@ def build(chain: ChainHandle, make_account: Callable[..., LocalAccount]) -> Scen
     bank.release_hold(bad, b"\x02" * 32)
     gateway.record_flows([FlowInput(bad, K.MERCHANT_PAYMENT, 10_000, 5411),
                           FlowInput(good, K.REFUND, 20_000, 0, loan_good.to_bytes(32, "big"), False)])
+    rolled = gateway.record_flows([FlowInput(bad, K.REPAYMENT, 5_000, 0, b"\x0b" * 32, True)])
+    assert (rolled[0].verdict, rolled[0].rules_fired) == (3, 1 << 6)  # debt rolling: HOLD
 
     rows_good, rows_bad = schedule(1_000_001, 1_800, 5), schedule(3_000_000, 1_800, 10)
     for month in range(1, 8):
         chain.increase_time(PERIOD)
         if month <= 5:
             lead.repay(loan_good, rows_good[month - 1].installment)
+        if month == 1:  # 30 days on: no debt rolling any more; velocity flags emptying the account
+            (out,) = gateway.record_flows([FlowInput(good, K.REPAYMENT, 300_001, 0, b"\x0c" * 32, True)])
+            assert (out.verdict, out.rules_fired) == (1, 1 << 7)
+            bank.close_account(good, b"\x0d" * 32)
+        if month in (2, 3):
+            (bank.reopen_account if month == 2 else bank.close_account)(good, b"\x0e" * 32)
         if month <= 2:
             lead.repay(loan_bad, rows_bad[month - 1].installment)
         if month == 2:

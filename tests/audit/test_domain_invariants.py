@@ -103,6 +103,65 @@ def test_dropped_lineage_fails_lineage_conserves_flows(scenario: Scenario) -> No
     assert ex["flow"] == dropped.args["flowId"] and ex["lineage"] == ex["amount"] - dropped.args["amount"]
 
 
+def test_refund_to_another_loan_than_its_counterparty_fails_lineage_conserves_flows(scenario: Scenario) -> None:
+    events = _copy(scenario)
+    refund = next(e for e in events if e.name == "FlowRecorded" and e.args["kind"] == 5)
+    named = next(e for e in events if e.name == "FlowCounterparty" and e.args["flowId"] == refund.args["flowId"])
+    other = next(e.args["loanId"] for e in events if e.name == "DrawdownSynced"
+                 and e.args["account"] != refund.args["account"])
+    named.args["counterparty"] = other.to_bytes(32, "big")  # names a loan of another account
+    results = _check(scenario, events)
+    assert _failed(results) == {"lineage_conserves_flows"}
+    ex = results["lineage_conserves_flows"].counterexamples[0]
+    assert ex["flow"] == refund.args["flowId"] and ex["expected_loan"] is None
+
+
+def _counterparty_of(events: list[Event], to_other_lender: bool, verdict: int) -> tuple[Event, Event]:
+    recorded = next(e for e in events if e.name == "FlowRecorded" and e.args["kind"] == 4
+                    and e.args["verdict"] == verdict)
+    named = next(e for e in events if e.name == "FlowCounterparty" and e.args["flowId"] == recorded.args["flowId"])
+    assert named.args["toOtherLender"] is to_other_lender
+    return recorded, named
+
+
+def test_debt_rolling_fired_without_another_lender_fails_debt_rolling_flagged(scenario: Scenario) -> None:
+    events = _copy(scenario)
+    recorded, named = _counterparty_of(events, True, 3)  # the debt-rolling HOLD
+    named.args["toOtherLender"] = False
+    results = _check(scenario, events)
+    assert _failed(results) == {"debt_rolling_flagged"}
+    ex = results["debt_rolling_flagged"].counterexamples[0]
+    assert ex["flow"] == recorded.args["flowId"] and ex["problem"].startswith("fired on a flow")
+
+
+def test_debt_rolling_silent_on_fresh_money_fails_debt_rolling_flagged(scenario: Scenario) -> None:
+    events = _copy(scenario)
+    recorded, _ = _counterparty_of(events, True, 1)  # settled 30 days after the drawdown
+    synced = next(e for e in events if e.name == "DrawdownSynced" and e.args["account"] == recorded.args["account"])
+    synced.args["drawdownTime"] += 10 * 86_400  # as if drawn 20 days before: the rule should fire
+    results = _check(scenario, events)
+    assert _failed(results) == {"debt_rolling_flagged"}
+    ex = results["debt_rolling_flagged"].counterexamples[0]
+    assert ex["flow"] == recorded.args["flowId"] and ex["problem"].startswith("rule silent")
+
+
+def test_flows_on_a_closed_account_and_closing_a_funded_one_fail_closed_accounts_stay_closed(
+        scenario: Scenario) -> None:
+    events = _copy(scenario)
+    reopened = events.pop(_index(events, "AccountReopened"))  # so the second close is of a closed one
+    closed = events[_index(events, "AccountClosed")]
+    refund = next(e for e in events if e.name == "FlowRecorded" and e.args["kind"] == 5)
+    early = replace(copy.deepcopy(refund), name="AccountClosed", sender=closed.sender, args={
+        "account": closed.args["account"], "reasonHash": b"\x01" * 32, "memberId": closed.args["memberId"]})
+    events.insert(events.index(refund) + 1, early)  # in the refund's transaction: balance 300,001
+    results = _check(scenario, events)
+    assert _failed(results) == {"closed_accounts_stay_closed"}
+    examples = results["closed_accounts_stay_closed"].counterexamples
+    assert examples[0]["problems"] == ["balance 300001"]
+    assert {x.get("problem") for x in examples[1:]} >= {"flow recorded on a closed account"}
+    assert any(x.get("problems") == ["already closed"] for x in examples), (reopened, examples)
+
+
 def test_lead_bank_role_removed_from_timeline_fails_actions_by_role_holders(scenario: Scenario) -> None:
     events = _copy(scenario)
     lead_id = scenario.ids["lead"]
