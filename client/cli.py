@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from client.audit.cli import register as register_audit
 from client.cli_flows import register as register_flows
@@ -22,9 +24,13 @@ from client.errors import CoLedgerError
 from client.keys import Keystore, demo_password
 from client.tx import TransactionPipeline
 
-__all__ = ["main", "build_parser"]
+__all__ = ["PLUGIN_GROUP", "main", "build_parser"]
 
 DEFAULT_DATA_DIR = Path("./coledger-data")
+#: Entry-point group of CLI plugins: each entry point is a `register(subparsers)` function.
+#: Packages built on the SDK (the evidence service registers `evidence` and `api`) add commands
+#: this way, so `client` never imports them.
+PLUGIN_GROUP = "coledger.commands"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     register_lending(sub)
     register_flows(sub)
     register_audit(sub)
+    _register_plugins(sub)
     return parser
+
+
+def _register_plugins(sub: Any) -> None:
+    """Let each installed `coledger.commands` plugin add its subcommands (name order).
+
+    A plugin that fails to import is reported on one line and skipped: the core commands keep
+    working when an optional package is broken or half installed.
+    """
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure of a plugin is reported the same way
+            print(f"coledger: warning: plugin {ep.name!r} ({ep.value}) not loaded: {exc}", file=sys.stderr)
+            continue
+        register(sub)
 
 
 def _add_keystore_args(p: argparse.ArgumentParser) -> None:

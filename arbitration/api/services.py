@@ -1,0 +1,267 @@
+"""The long-lived objects behind the routes, built once from `ApiSettings` by `create_app`.
+
+Why a container: routes reach everything through `Annotated` dependencies (`deps.py`); tests
+and `server.run` build one `Services` and hand it to the app. Threads:
+- the index syncer (`SyncedIndex.start`) follows the chain every `sync_interval` seconds;
+- the access-log anchorer (`access_log.Anchorer`) when a signer key is configured.
+
+`EvidenceIndex` opens one SQLite connection per thread (FastAPI runs sync routes on a thread
+pool; WAL lets them read while the syncer writes); `SyncedIndex` serializes every `sync()` behind
+one lock and coalesces the on-demand syncs of concurrent requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
+
+from client.connection import connect
+from client.consortium import ConsortiumClient
+from client.contracts import bind
+from client.evidence_chain import ArbitrationCasesClient, EvidenceRegistryClient
+from client.tx import TransactionPipeline
+
+from ..index import EvidenceIndex
+from ..vault import EvidenceVault
+from .access_log import AccessLog, Anchorer
+from .security import ChallengeStore, RoleCache, TokenCodec
+from .settings import ApiSettings
+
+__all__ = ["Services", "SyncedIndex", "LoanAccess", "build_services"]
+
+log = logging.getLogger("arbitration.api")
+_REQUIRED = ("Consortium", "LoanLedger", "EvidenceRegistry", "ArbitrationCases")
+_LOAN_MISS_SECONDS = 2.0
+_READER_KEY_SECONDS = 5.0
+
+
+class SyncedIndex:
+    """The `EvidenceIndex`, its background syncer and on-demand syncs."""
+
+    def __init__(self, settings: ApiSettings, w3: Web3, contracts: dict[str, str], vault: EvidenceVault) -> None:
+        self._path = settings.index_path
+        self._w3 = w3
+        self._contracts = contracts
+        self._vault = vault
+        self._interval = settings.sync_interval
+        self._sync_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sync_started = 0.0
+        self._sync_on_read = settings.sync_on_read
+        self.last_error: str | None = None
+        settings.index_path.parent.mkdir(parents=True, exist_ok=True)
+        # Opened now: a bad path, schema or another deployment's index fails at start.
+        self._index = EvidenceIndex(str(self._path), w3, contracts, vault)
+
+    def get(self) -> EvidenceIndex:
+        return self._index
+
+    def sync(self) -> int:
+        with self._sync_lock:
+            return self._sync_locked()
+
+    def _sync_locked(self) -> int:
+        self._sync_started = time.monotonic()
+        try:
+            found = self.get().sync()
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_error = None
+        return found
+
+    def fresh(self) -> EvidenceIndex:
+        """The index, brought up to a chain head read after this call began (read-your-writes: a
+        client that saw its transaction mined finds it here). Cheap when nothing happened — one
+        eth_blockNumber, compared with the index cursor — and concurrent callers coalesce onto one
+        check. A failing chain is not the caller's problem: the answer then comes from the index as
+        is (retried anchors and vault manifests are the background syncer's job)."""
+        if self._sync_on_read:
+            arrived = time.monotonic()
+            with self._sync_lock:
+                if self._sync_started < arrived:
+                    self._sync_started = time.monotonic()
+                    try:
+                        if int(self._w3.eth.block_number) > self._index.cursor:
+                            self._sync_locked()
+                    except Exception as exc:  # noqa: BLE001
+                        log.warning("on-demand index sync failed: %s", exc)
+        return self.get()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        stop = self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(stop,), name="index-syncer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=30)
+
+    def close(self) -> None:
+        self.stop()
+        self._index.close()
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.sync()
+            except Exception as exc:  # noqa: BLE001 - the chain may be restarting; keep trying
+                log.warning("index sync failed: %s", exc)
+            stop.wait(self._interval)
+
+
+class LoanAccess:
+    """Loan leads from the LoanLedger (immutable once a loan exists: cached for good)."""
+
+    def __init__(self, ledger: Any) -> None:
+        self._ledger = ledger
+        self._lock = threading.Lock()
+        self._lead: dict[int, int] = {}
+        self._missing: dict[int, float] = {}
+
+    def lead_member(self, loan_id: int) -> int | None:
+        """The loan's lead member id, or None if the ledger has no such loan."""
+        with self._lock:
+            if loan_id in self._lead:
+                return self._lead[loan_id]
+            missed = self._missing.get(loan_id)
+        if missed is not None and time.monotonic() - missed < _LOAN_MISS_SECONDS:
+            return None
+        try:
+            view = self._ledger.functions.loan(loan_id).call()
+        except (ContractLogicError, BadFunctionCallOutput):  # LoanLedgerUnknownLoan: no such loan
+            with self._lock:
+                if len(self._missing) > 10_000:
+                    self._missing.clear()
+                self._missing[loan_id] = time.monotonic()
+            return None
+        lead = int(view[8])  # LoanView.leadMemberId
+        with self._lock:
+            self._lead[loan_id] = lead
+        return lead
+
+
+class ReaderKeys:
+    """Members' X25519 reader keys registered on chain (cached a few seconds)."""
+
+    def __init__(self, registry: EvidenceRegistryClient) -> None:
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, bytes | None]] = {}
+
+    def of(self, address: str) -> bytes | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(address)
+        if hit is not None and now - hit[0] < _READER_KEY_SECONDS:
+            return hit[1]
+        key = self._registry.reader_key(address)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[address] = (now, key)
+        return key
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    w3: Web3
+    chain_id: int
+    contracts: dict[str, str]
+    consortium: ConsortiumClient
+    registry: EvidenceRegistryClient
+    cases: ArbitrationCasesClient
+    ledger: Any
+    vault: EvidenceVault
+    index: SyncedIndex
+    access_log: AccessLog
+    anchorer: Anchorer | None
+    challenges: ChallengeStore
+    tokens: TokenCodec
+    roles: RoleCache
+    loans: LoanAccess
+    reader_keys: ReaderKeys
+    signer: LocalAccount | None = None
+
+    def start(self) -> None:
+        """Start the background threads (the app's lifespan; a second start is a no-op)."""
+        self.index.start()
+        if self.anchorer is not None:
+            self.anchorer.start()
+
+    def stop(self) -> None:
+        """Stop the threads and anchor what the last interval collected; `start` may follow again."""
+        self.index.stop()
+        if self.anchorer is not None:
+            self.anchorer.stop()
+            try:
+                self.anchorer.anchor_pending()
+            except Exception:  # noqa: BLE001
+                log.exception("final access-log anchoring failed")
+
+    def close(self) -> None:
+        """Stop, then close the index and the access log (the process is done with them)."""
+        self.stop()
+        self.index.close()
+        self.access_log.close()
+
+
+def _load_signer(settings: ApiSettings) -> LocalAccount | None:
+    if settings.signer_keyfile is None or settings.signer_password_file is None:
+        return None
+    password = settings.signer_password_file.read_text().strip()
+    encrypted = settings.signer_keyfile.read_text()
+    account: LocalAccount = Account.from_key(Account.decrypt(encrypted, password))
+    return account
+
+
+def build_services(settings: ApiSettings, w3: Web3 | None = None) -> Services:
+    """Connect to the chain, open the vault, index and access log (nothing runs until `start`)."""
+    contracts = settings.contracts()
+    missing = [name for name in _REQUIRED if name not in contracts]
+    if missing:
+        raise ValueError(f"deployment file {settings.deployment_file} lacks {', '.join(missing)}")
+    w3 = w3 or connect(settings.rpc_url)
+    signer = _load_signer(settings)
+    pipeline = TransactionPipeline(w3, signer) if signer is not None else None
+    cases = ArbitrationCasesClient(w3, contracts["ArbitrationCases"], pipeline)
+    vault = EvidenceVault(settings.vault_dir)
+    access_log = AccessLog(settings.access_log_file)
+    chain_id = int(w3.eth.chain_id)
+    consortium = ConsortiumClient(w3, contracts["Consortium"])
+    registry = EvidenceRegistryClient(w3, contracts["EvidenceRegistry"])
+    ledger = bind(w3, "LoanLedger", contracts["LoanLedger"])
+    return Services(
+        settings=settings,
+        w3=w3,
+        chain_id=chain_id,
+        contracts=contracts,
+        consortium=consortium,
+        registry=registry,
+        cases=cases,
+        ledger=ledger,
+        vault=vault,
+        index=SyncedIndex(settings, w3, contracts, vault),
+        access_log=access_log,
+        anchorer=Anchorer(access_log, cases, settings.anchor_interval) if pipeline is not None else None,
+        challenges=ChallengeStore(settings.challenge_ttl, settings.max_challenges, chain_id),
+        tokens=TokenCodec(settings.token_secret.get_secret_value().encode(), settings.token_ttl),
+        roles=RoleCache(consortium, settings.role_cache_seconds),
+        loans=LoanAccess(ledger),
+        reader_keys=ReaderKeys(registry),
+        signer=signer,
+    )
