@@ -25,6 +25,7 @@ from client.errors import CoLedgerError
 from client.evidence_chain import CaseStatus
 from client.keys import Keystore, demo_password
 
+from ._api_cli import register_api_client_commands
 from ._verify_cli import verify_command
 from .errors import ArbitrationError
 from .reader_keys import derive_reader_key
@@ -126,6 +127,7 @@ def register(sub: Any) -> None:
                    help="deployment.json, vault and index from here (default ./coledger-data unless "
                         "COLEDGER_API_* variables name them)")
     p.set_defaults(func=_guard(_api_start))
+    register_api_client_commands(api_actions, _guard, _DEFAULT_DATA_DIR, DEFAULT_API_PORT)
 
 
 # --- context ----------------------------------------------------------------------------------

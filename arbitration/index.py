@@ -396,6 +396,9 @@ class EvidenceIndex:
                           bool(row[9]))
 
     def case(self, case_id: int) -> IndexedCase | None:
+        """The case, or ``None``; ids outside SQLite's integer range cannot exist (case ids count from 1)."""
+        if not 0 <= case_id < 2**63:
+            return None
         row = self._conn().execute(CASE_SQL + " WHERE c.case_id = ?", (case_id,)).fetchone()
         return None if row is None else case_from_row(row)
 

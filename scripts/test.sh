@@ -6,6 +6,20 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PYTHONUNBUFFERED=1
 
+# The arbitrator's case page is tested in headless Chromium (Debian's package); install it when
+# missing and apt is usable, and then insist the browser test runs rather than skips.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "[test] installing Debian's chromium for the case-page browser test" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+      || echo "[test] warning: chromium could not be installed; the browser test will be skipped" >&2
+  fi
+fi
+if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+  export COLEDGER_REQUIRE_BROWSER=1
+fi
+
 echo "== lint (ruff) =="
 .venv/bin/ruff check .
 

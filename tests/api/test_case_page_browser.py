@@ -65,6 +65,8 @@ class DevTools:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[DevTools]:
     if CHROMIUM is None:
+        if os.environ.get("COLEDGER_REQUIRE_BROWSER") == "1":
+            pytest.fail("COLEDGER_REQUIRE_BROWSER=1 but no chromium on PATH (scripts/test.sh installs Debian's)")
         pytest.skip("chromium is not installed")
     profile = Path(tempfile.mkdtemp(prefix="coledger-chromium-"))
     proc = subprocess.Popen(

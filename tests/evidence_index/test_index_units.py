@@ -254,3 +254,15 @@ def test_check_award_recovers_the_arbitrator_offline() -> None:
     moved["eip712_domain"]["chainId"] = 1
     with pytest.raises(AwardSignatureError):
         check_award(moved)
+
+
+def test_case_ids_beyond_sqlite_integers_are_simply_unknown(tmp_path: Path) -> None:
+    """The API's fuzzer sent 2**63: the index must answer "no such case", not overflow."""
+    index = EvidenceIndex(tmp_path / "index.sqlite3")
+    try:
+        assert index.case(2**63) is None
+        assert index.case(2**256) is None
+        assert index.case(-1) is None
+        assert index.case(1) is None
+    finally:
+        index.close()

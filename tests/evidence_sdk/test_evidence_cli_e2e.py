@@ -121,13 +121,15 @@ def test_a_defaulted_loans_evidence_reaches_the_arbitrator_and_the_award_is_reco
         assert f"award hash 0x{hashlib.sha256(award.read_bytes()).hexdigest()}" in out
         code, err = fails("evidence", "award", *d, "--as", "arbitrator", "--case", "1", "--award-file", str(award))
         assert code == 2 and "ArbitrationCaseNotOpen" in err
-        api_answers_health(data)
+        arbitrator_works_through_the_api(data, tmp_path, node.url, frozen.group(1), agreement.read_bytes())
     finally:
         node.stop()
 
 
-def api_answers_health(data: Path) -> None:
-    """`coledger api start --data-dir` serves the data dir's deployment (the plugin's `api` command)."""
+def arbitrator_works_through_the_api(data: Path, tmp_path: Path, rpc: str, eid: str, content: bytes) -> None:
+    """`coledger api start --data-dir` serves the data dir's deployment; the arbitrator signs in
+    with its local key, downloads the case zip and verifies it against the node, and fetches one
+    item sealed, decrypting and verifying it locally; the auditor may not read content."""
     port = free_port()
     env = {**_env(), "COLEDGER_API_TOKEN_SECRET": secrets.token_urlsafe(48)}
     proc = subprocess.Popen([*COLEDGER, "api", "start", "--data-dir", str(data), "--port", str(port)],
@@ -145,6 +147,18 @@ def api_answers_health(data: Path) -> None:
                 time.sleep(0.2)
         assert health["chain_id"] == 1337 and health["status"] in ("ok", "degraded")
         assert (data / "evidence" / "index.sqlite3").exists()
+        api = ("--data-dir", str(data), "--url", f"http://127.0.0.1:{port}")
+        cases = json.loads(cli("api", "get", "/cases", *api, "--as", "arbitrator"))
+        assert [c["case_id"] for c in cases["cases"]] == [1], cases
+        zipped = tmp_path / "case-1.zip"
+        cli("api", "get", "/cases/1/bundle", *api, "--as", "arbitrator", "--out", str(zipped))
+        out = cli("evidence", "verify", str(zipped), "--rpc", rpc)
+        assert "bundle OK" in out and "found on the chain" in out, out
+        plain = tmp_path / "via-api"
+        out = cli("api", "content", eid, *api, "--as", "arbitrator", "--out", str(plain), "--rpc", rpc)
+        assert plain.read_bytes() == content and "anchor found on" in out, out
+        code, err = fails("api", "content", eid, *api, "--as", "auditor", "--out", str(tmp_path / "no"))
+        assert code == 2 and "HTTP 403" in err, err
     finally:
         proc.terminate()
         proc.wait(timeout=30)
