@@ -151,3 +151,13 @@ def make_account(chain: ChainHandle) -> Callable[..., LocalAccount]:
         return account
 
     return make
+
+
+@pytest.fixture(scope="session")
+def scenario(chain, make_account):  # type: ignore[no-untyped-def]
+    """The demo-like domain scenario (tests/audit/_domain_scenario.py), built once per session on
+    the session chain and shared by every package that needs it (its member keys can be admitted
+    only once)."""
+    from tests.audit._domain_scenario import build
+
+    return build(chain, make_account)

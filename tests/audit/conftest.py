@@ -69,14 +69,6 @@ def serve_copy(built_chain: BuiltChain, tmp_path: Path) -> Iterator[Callable[...
 
 
 @pytest.fixture(scope="session")
-def scenario(chain, make_account):  # type: ignore[no-untyped-def]
-    """The demo-like domain scenario, built once per session on the session chain."""
-    from tests.audit._domain_scenario import build
-
-    return build(chain, make_account)
-
-
-@pytest.fixture(scope="session")
 def evidence_scenario(chain, make_account, scenario):  # type: ignore[no-untyped-def]
     """Evidence, a case, an award and access logs on top of the domain scenario (same chain)."""
     from tests.audit._evidence_scenario import build

@@ -79,11 +79,8 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def env(chain: ChainHandle, make_account: Callable[..., LocalAccount],
+def env(chain: ChainHandle, make_account: Callable[..., LocalAccount], scenario: Any,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    from tests.audit._domain_scenario import build
-
-    scenario = build(chain, make_account)
     defaulted = [e.args["loanId"] for e in scenario.events if e.name == "LoanDefaulted"]
     opened = [e.args["loanId"] for e in scenario.events if e.name == "LoanOpened"]
     assert len(defaulted) == 1
