@@ -226,8 +226,16 @@ class EvidenceVault:
         self._blobs.put(blob)
         for wk in keys:
             self.add_wrapped_key(record.evidence_id, wk)
+        # The per-loan marker goes before the record (which commits the item): a crash in between
+        # leaves a marker without a record, which `items_of_loan` skips — never a hidden item.
+        marker_dir = self._loan_dir(record.loan_id)
+        marker_dir.mkdir(parents=True, exist_ok=True)
+        (marker_dir / record.evidence_id.hex()).touch(exist_ok=True)
         write_once(path, doc, f"evidence record {S.hx(record.evidence_id)}")
         return stored
+
+    def _loan_dir(self, loan_id: bytes | str) -> Path:
+        return self._root / "loans" / id_hex(loan_id, "loan id")
 
     def has(self, evidence_id: bytes | str) -> bool:
         return self._record_path(evidence_id).is_file()
@@ -253,9 +261,25 @@ class EvidenceVault:
         return sorted(bytes.fromhex(n) for n in names if _HEX64.fullmatch(n))
 
     def items_of_loan(self, loan_id: bytes | str) -> list[StoredRecord]:
-        """Records of one loan (32-byte id), in evidence-id order — a full scan; the index is the fast path."""
+        """Records of one loan (32-byte id), in evidence-id order.
+
+        Read through the per-loan markers (``loans/<loan>/<evidence id>``) written by `put_item`, so
+        the cost is the loan's items, not the vault's; a vault written before markers existed is
+        scanned whole. Each record is checked to name this loan.
+        """
         want = bytes.fromhex(id_hex(loan_id, "loan id"))
         out = []
+        if (self._root / "loans").is_dir():
+            directory = self._loan_dir(loan_id)
+            names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+            for name in names:
+                if not self.has(name):
+                    continue  # marker of an item whose record was never committed
+                rec = self.record(name)
+                if rec.record.loan_id != want:
+                    raise VaultCorruptError(str(directory / name), "loan marker names an item of another loan")
+                out.append(rec)
+            return out
         for eid in self.evidence_ids():
             rec = self.record(eid)
             if rec.record.loan_id == want:

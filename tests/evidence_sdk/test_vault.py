@@ -222,3 +222,23 @@ def test_missing_and_corrupt_records_raise_typed_errors(tmp_path: Path) -> None:
     moved.write_text(json.dumps(doc))
     with pytest.raises(VaultCorruptError, match="file name"):
         vault.record(b"\x77" * 32)
+
+
+def test_items_of_loan_reads_only_that_loans_markers(tmp_path: Path) -> None:
+    """The SDK asks for a loan's items on every submit: the cost must be the loan's items, so other
+    loans' records are never read (a corrupt one elsewhere does not matter), a marker without a
+    committed record is skipped, and a marker pointing at another loan's item is refused."""
+    vault = EvidenceVault(tmp_path)
+    other = (7).to_bytes(32, "big")
+    mine = [_put(vault, n)[0] for n in (1, 2)]
+    theirs = _put(vault, 3, loan=other)[0]
+    (tmp_path / "records" / f"{theirs.evidence_id.hex()}.json").write_text("not json")
+    assert [s.record for s in vault.items_of_loan(LOAN)] == mine
+
+    (tmp_path / "loans" / LOAN.hex() / ((9).to_bytes(32, "big")).hex()).touch()  # crash before the record
+    assert [s.record for s in vault.items_of_loan(LOAN)] == mine
+
+    _put(vault, 4, loan=other)
+    (tmp_path / "loans" / LOAN.hex() / ((4).to_bytes(32, "big")).hex()).touch()
+    with pytest.raises(VaultCorruptError, match="another loan"):
+        vault.items_of_loan(LOAN)
