@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-nonce-gap", type=int, default=64)
     p.add_argument("--mempool-limit", type=int, default=100_000)
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--stock-evm", action="store_true",
+                   default=os.environ.get("COLEDGER_STOCK_EVM", "") not in ("", "0"),
+                   help="execute with py-evm's own opcode loop (slower; same results), "
+                        "default from $COLEDGER_STOCK_EVM")
     return p.parse_args(argv)
 
 
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         chain_id=args.chain_id, port=args.port, block_period=args.block_period,
         block_gas_limit=args.block_gas_limit, consortium_address=args.consortium_address,
         allow_time_travel=args.allow_time_travel, max_nonce_gap=args.max_nonce_gap,
-        mempool_limit=args.mempool_limit,
+        mempool_limit=args.mempool_limit, stock_evm=args.stock_evm,
     )
     node = EmbeddedNode(config)
     try:

@@ -29,3 +29,5 @@ class NodeConfig:
     mempool_limit: int = 100_000
     max_log_block_range: int = 100_000
     max_log_results: int = 10_000
+    #: execute with py-evm's own opcode loop instead of node.fastevm's (same results, slower)
+    stock_evm: bool = False

@@ -28,6 +28,7 @@ from .evm import (
     genesis_state,
     load_or_create_genesis,
 )
+from .fastevm import fast_chain_class
 from .mempool import PendingTx
 from .seal import Sealer
 from .serialize import block_json, receipt_json, tx_json
@@ -83,6 +84,7 @@ class ChainCore:
         gas_limit: int,
         sealer: Sealer,
         alloc: dict[str, dict[str, Any]] | None = None,
+        fast_evm: bool = True,
     ) -> None:
         install_fast_trie()
         self.lock = threading.RLock()
@@ -94,7 +96,8 @@ class ChainCore:
         self.coinbase = to_canonical_address(sealer.address)
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
         self.store = SqliteStore(self.data_dir / "chain.sqlite")
-        self._chain_cls = chain_class(chain_id)
+        # the node executes with the fast opcode loop; the auditor replays with chain_class
+        self._chain_cls = fast_chain_class(chain_id) if fast_evm else chain_class(chain_id)
         self._db = AtomicDB(self.store)
         if self.store.get_meta("genesis_hash") is None:
             self._create_genesis()

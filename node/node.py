@@ -55,7 +55,7 @@ class EmbeddedNode:
         cfg = self.config
         to_checksum_address(cfg.bootstrap_address)  # validates
         self.core = ChainCore(cfg.data_dir, cfg.chain_id, cfg.block_gas_limit,
-                              Sealer(cfg.validator_key))
+                              Sealer(cfg.validator_key), fast_evm=not cfg.stock_evm)
         self.admission = Admission(self.core, cfg.bootstrap_address, cfg.consortium_address)
         self.ingest = TransactionIngest(self.core, self.mempool, self.admission,
                                         cfg.chain_id, cfg.block_gas_limit)
