@@ -34,7 +34,8 @@ under 3,000 gas per item at batch 256. Measured figures are printed whether met 
 
 Usage: python scripts/bench_api.py [--chain embedded|anvil] [--items 100000] [--loans 1000]
        [--rate 200] [--duration 20] [--clients 4] [--closed-duration 10] [--singles 200]
-       [--reader auditor|lead] [--no-compare-no-sync-on-read] [--keep] [--quick]
+       [--reader auditor|lead] [--no-compare-no-sync-on-read] [--api-env COLEDGER_API_X=V ...] [--keep]
+       [--quick]
 """
 
 from __future__ import annotations
@@ -287,6 +288,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                         help="the member whose token reads (both may list a loan's evidence)")
     parser.add_argument("--compare-no-sync-on-read", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the API a second time with COLEDGER_API_SYNC_ON_READ=false (default: on)")
+    parser.add_argument("--api-env", action="append", default=[], metavar="COLEDGER_API_X=VALUE",
+                        help="an extra API setting for every API run (repeatable): COLEDGER_API_PAGE_CACHE_BYTES=0")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, vault, index)")
     parser.add_argument("--quick", action="store_true",
                         help="a small run: 5,000 items, 100 loans, 50 singles, 5 s open loop, 3 s closed loop")
@@ -294,6 +297,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     if args.quick:
         args.items, args.loans, args.singles = min(args.items, 5_000), min(args.loans, 100), min(args.singles, 50)
         args.duration, args.closed_duration = min(args.duration, 5.0), min(args.closed_duration, 3.0)
+    if any(not e.startswith("COLEDGER_API_") or "=" not in e for e in args.api_env):
+        parser.error("--api-env takes COLEDGER_API_NAME=VALUE")
     if args.items < 1 or args.loans < 1 or args.rate <= 0:
         parser.error("--items, --loans and --rate must be positive")
 
@@ -380,9 +385,11 @@ def run(args: argparse.Namespace, work: Path, started: list[Proc]) -> None:
 
     # -- 3. the API ---------------------------------------------------------------------------------
     reader = world.auditor if args.reader == "auditor" else world.lead
-    configs: list[tuple[str, dict[str, str]]] = [("default settings", {})]
+    extra = dict(e.split("=", 1) for e in args.api_env)
+    base = "default settings" + "".join(f", {k}={v}" for k, v in extra.items())
+    configs: list[tuple[str, dict[str, str]]] = [(base, extra)]
     if args.compare_no_sync_on_read:
-        configs.append(("COLEDGER_API_SYNC_ON_READ=false", {"COLEDGER_API_SYNC_ON_READ": "false"}))
+        configs.append((f"{base}, COLEDGER_API_SYNC_ON_READ=false", {**extra, "COLEDGER_API_SYNC_ON_READ": "false"}))
     results = []
     for n, (tag, env) in enumerate(configs):
         proc, api_url, port = start_api(work, world, deployment, vault_dir, index_path, f"run{n}", started, env)

@@ -26,14 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from client.consortium import Role
 
 from ..index import EvidenceIndex, IndexedCase, IndexedItem
 from ..vault import EvidenceVault
-from .problems import forbidden, not_found, unauthorized
-from .services import Services
+from .problems import Problem, forbidden, not_found, unauthorized
+from .services import BlockNotReachedError, Services
 
 __all__ = [
     "COOKIE_NAME",
@@ -72,7 +72,11 @@ class Member:
         return any(r in self.roles for r in roles)
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that never block are `async def`: FastAPI runs a plain `def` one on the thread pool,
+# a hop that costs more than these bodies.
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -80,11 +84,22 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_index(services: ServicesDep) -> EvidenceIndex:
-    return services.index.fresh()
+def get_index(
+    services: ServicesDep,
+    min_block: Annotated[int | None, Query(
+        ge=0, le=SQLITE_INT_MAX,
+        description="answer from an index that has reached this block at least (e.g. the block your transaction "
+                    "was mined in); 409 if the chain is not there yet")] = None,
+) -> EvidenceIndex:
+    try:
+        return services.index.fresh(min_block)
+    except BlockNotReachedError as exc:
+        raise Problem(409, f"the chain this API follows has not reached block {exc.wanted} yet",
+                      kind="block-not-reached", title="Block not reached",
+                      headers={"Retry-After": "1"}) from None
 
 
-def get_vault(services: ServicesDep) -> EvidenceVault:
+async def get_vault(services: ServicesDep) -> EvidenceVault:
     return services.vault
 
 
@@ -120,7 +135,7 @@ CurrentMember = Annotated[Member, Depends(get_current_member)]
 
 
 def _require(*roles: Role, what: str) -> Any:
-    def dependency(member: CurrentMember) -> Member:
+    async def dependency(member: CurrentMember) -> Member:
         if not member.has(*roles):
             raise forbidden(f"this needs the {what} role")
         return member

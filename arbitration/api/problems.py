@@ -202,10 +202,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _doc("missing, malformed, forged or expired token (one body for all)"),
     403: _doc("a member without the role this route needs"),
     404: _doc("no such resource, or one the caller may not see (indistinguishable)"),
-    409: _doc("the stored evidence disagrees with its anchor (e.g. blob hash mismatch), or a write conflicts"),
+    409: _doc("the stored evidence disagrees with its anchor (e.g. blob hash mismatch), a write conflicts, or "
+              "the chain has not reached the `min_block` asked for"),
     413: _doc("the request body is over the limit"),
     422: _doc("request validation failed"),
 }
 
 #: The problems every authenticated route may answer.
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 422)}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}

@@ -177,8 +177,25 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class _Read:
+    """One chain read of a member's roles, in flight; later callers may wait for it (single flight)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.done = threading.Event()
+        self.ok = False
+
+
 class RoleCache:
-    """Roles of active Consortium members, read on chain and cached for `ttl` seconds."""
+    """Roles of active Consortium members, read on chain and cached for `ttl` seconds.
+
+    An answer is never older than `ttl`: it comes from a chain read that began at most `ttl`
+    before the lookup. Reads are single-flight per address: concurrent lookups of an expired entry
+    wait for the one read in flight (if it began within `ttl` before them; else for a new one)
+    instead of each making its own two eth_calls. Past half the `ttl` the first lookup refreshes
+    the entry while the others keep using the still-valid one, so a steady stream of requests
+    rarely waits for the chain at all.
+    """
 
     def __init__(self, consortium: ConsortiumClient, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._consortium = consortium
@@ -186,22 +203,41 @@ class RoleCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, int, frozenset[Role] | None]] = {}
+        self._reads: dict[str, _Read] = {}
 
     def lookup(self, address: str) -> tuple[int, frozenset[Role]] | None:
         """(member id, roles) of an active member, None for anyone else."""
         now = self._clock()
-        with self._lock:
-            hit = self._cache.get(address)
-        if hit is not None and now - hit[0] < self._ttl:
-            return None if hit[2] is None else (hit[1], hit[2])
-        member_id = self._consortium.member_id_of(address)
-        roles: frozenset[Role] | None = None
-        if member_id:
-            info = self._consortium.member(member_id)
-            if info.active and info.key == address:
-                roles = info.roles
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[address] = (now, member_id, roles)
+        while True:
+            with self._lock:
+                hit = self._cache.get(address)
+                read = self._reads.get(address)
+                if hit is not None and now - hit[0] < self._ttl and (
+                        read is not None or now - hit[0] < self._ttl / 2):
+                    return None if hit[2] is None else (hit[1], hit[2])
+                if read is None:  # this lookup reads
+                    read = self._reads[address] = _Read(self._clock())
+                    break
+            read.done.wait()  # then: its answer, if it began recently enough; else loop and read anew
+            if read.ok and now - read.started < self._ttl:
+                with self._lock:
+                    hit = self._cache.get(address)
+                if hit is not None and hit[0] >= read.started:
+                    return None if hit[2] is None else (hit[1], hit[2])
+        try:
+            member_id = self._consortium.member_id_of(address)
+            roles: frozenset[Role] | None = None
+            if member_id:
+                info = self._consortium.member(member_id)
+                if info.active and info.key == address:
+                    roles = info.roles
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[address] = (read.started, member_id, roles)
+            read.ok = True
+        finally:
+            with self._lock:
+                self._reads.pop(address, None)
+            read.done.set()
         return None if roles is None else (member_id, roles)

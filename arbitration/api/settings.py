@@ -42,6 +42,8 @@ class ApiSettings(BaseSettings):
     sync_interval: float = Field(0.5, gt=0.0, le=60.0)
     #: Sync the index before answering a data request (read-your-writes); off = up to `sync_interval` stale.
     sync_on_read: bool = True
+    #: Serialized evidence pages kept for reuse until the index changes (bytes; 0 = no cache).
+    page_cache_bytes: int = Field(128 * 1024 * 1024, ge=0)
     #: Operator key (Web3 Secret Storage JSON) + a file holding its password: anchors the access log.
     signer_keyfile: Path | None = None
     signer_password_file: Path | None = None
