@@ -38,13 +38,13 @@ def _env() -> dict[str, str]:
 
 
 class RunningNode:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *extra_args: str) -> None:
         self.data_dir = data_dir
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [*COLEDGER, "node", "start", "--data-dir", str(data_dir), "--port", str(port),
-             "--block-period", "0.2"],
+             "--block-period", "0.2", *extra_args],
             cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         self.banner: list[str] = []

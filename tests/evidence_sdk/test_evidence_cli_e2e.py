@@ -31,23 +31,7 @@ class TimeTravelNode(RunningNode):
     """`RunningNode` started with --allow-time-travel."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir, self.port, self.url = data_dir, port, f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(
-            [*COLEDGER, "node", "start", "--data-dir", str(data_dir), "--port", str(port),
-             "--block-period", "0.2", "--allow-time-travel"],
-            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.banner: list[str] = []
-        deadline = time.monotonic() + 120
-        assert self.proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise AssertionError(f"node start exited early: {''.join(self.banner)}")
-            self.banner.append(line)
-            if "stop with Ctrl-C" in line:
-                return
-        raise AssertionError("node start did not finish within 120 s")
+        super().__init__(data_dir, port, "--allow-time-travel")
 
 
 def fails(*args: str) -> tuple[int, str]:
