@@ -5,7 +5,7 @@
    transactions (a contract call with one SSTORE and one LOG, from ``--senders`` keys) in
    JSON-RPC batches of ``eth_sendRawTransaction``, many transactions per block; production
    is timed from the first submission to the last durable receipt (presigning not counted).
-2. Replays the whole chain from genesis with ``client.audit`` (py-evm's own code path, in this
+2. Replays the whole chain from genesis with ``client.audit`` (py-evm re-execution, in this
    process, fetching over JSON-RPC) and times it.
 3. Prints blocks/s and transactions/s of both and the ratio replay / production.
 4. First, the domain replay's events/s: a synthetic co-lending book (``--event-loans``, 12 events
@@ -156,7 +156,7 @@ def main() -> int:
         rep_bps = report.executed_blocks / rep_s
         print(f"replay:     {report.executed_transactions} tx in {rep_s:.2f} s over "
               f"{report.executed_blocks} blocks = {rep_tps:,.0f} tx/s, {rep_bps:,.1f} blocks/s "
-              f"(fetch over JSON-RPC + re-execution with py-evm's own trie; of which "
+              f"(fetch over JSON-RPC + re-execution with py-evm, roots from client.audit._trie; of which "
               f"{report.timings['execute_s']:.2f} s executing)")
         ratio = rep_tps / (args.txs / prod_s)
         print(f"ratio replay / production: {ratio:.2f}x "
@@ -169,7 +169,9 @@ def main() -> int:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if not args.keep:
+        if args.keep:
+            print(f"kept {work} (node data in {work / 'chain'})")
+        else:
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -22,6 +22,7 @@ __all__ = ["RpcClient", "ServedBlock", "BlockFetcher", "METHOD_NOT_FOUND"]
 
 METHOD_NOT_FOUND = -32601
 _RECEIPTS_PER_REQUEST = 2_000
+_WINDOW_TXS = 2_000  # transactions a prefetched window aims at
 
 
 class RpcClient:
@@ -157,17 +158,32 @@ class BlockFetcher:
                 out[bi].append(receipt)
         return out
 
-    def windows(self, first: int, last: int, prefetch: int = 3) -> Iterator[list[ServedBlock]]:
-        """Windows of blocks ``first..last`` fetched ahead on a background thread."""
+    def windows(self, first: int, last: int, prefetch: int = 3,
+                target_txs: int = _WINDOW_TXS) -> Iterator[list[ServedBlock]]:
+        """Windows of blocks ``first..last`` fetched ahead on a background thread.
+
+        A window is at most :attr:`window` blocks and, after the first (one block, so that
+        re-execution starts at once), about ``target_txs`` transactions, sized from the
+        previous window: with blocks of ~1,000 transactions a 50-block window would be
+        fetched whole before the first block could run, and the fetch would not overlap.
+        """
         q: queue.Queue[object] = queue.Queue(maxsize=max(1, prefetch))
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                for start in range(first, last + 1, self.window):
+                start, size = first, 1
+                while start <= last:
                     if stop.is_set():
                         return
-                    q.put(self.fetch(start, min(last, start + self.window - 1)))
+                    end = min(last, start + size - 1)
+                    blocks = self.fetch(start, end)
+                    q.put(blocks)
+                    per_block = max(1.0, sum(len(b.receipts) for b in blocks) / len(blocks))
+                    # grows by doubling at most (busy blocks may follow empty ones), shrinks
+                    # at once
+                    size = max(1, min(self.window, 2 * size, int(target_txs / per_block)))
+                    start = end + 1
                 q.put(_DONE)
             except BaseException as exc:  # handed to the consumer, re-raised there
                 q.put(exc)

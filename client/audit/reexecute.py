@@ -3,10 +3,19 @@
 Per block, in py-evm's own import order (``VM.import_block``): header from the parent we
 rebuilt plus the served *inputs* only (coinbase, timestamp, gas limit, extra data,
 prevRandao/mixHash, nonce, parent beacon root); ``block_preprocessing``; each transaction
-rebuilt from its signed fields and applied; py-evm's own trie builder for the transaction
-and receipt roots (``eth.vm.base.VM.set_block_transactions_and_withdrawals``, never the
-node's fast builder); ``block_postprocessing``; finalization.  Then every derived value is
-compared with what the node served; the first difference is a :class:`Divergence`.
+rebuilt from its signed fields and applied; the transaction and receipt roots from the
+auditor's own one-pass trie builder (:mod:`client.audit._trie`, pinned byte for byte to
+py-evm's ``HexaryTrie``; never the node's builder); ``block_postprocessing``; finalization;
+py-evm's block validation.  Then every derived value is compared with what the node served;
+the first difference is a :class:`Divergence`.
+
+Where the replay departs from py-evm's ``import_block`` it computes the same values with less
+work: the roots come from :mod:`client.audit._trie` rather than 2,000 ``HexaryTrie`` inserts
+a block; packing and finalizing run on the block *without* its transaction list (they only
+read the header, and py-evm deep-copies every transaction on each ``block.copy``), the list
+being attached once to the final block for validation; and that validation is py-evm's
+``validate_block`` step by step, with the transaction root checked against our own builder
+instead of being rebuilt by py-evm a second time.
 """
 
 from __future__ import annotations
@@ -16,17 +25,21 @@ from typing import Any
 
 import eth.db.trie
 import eth.vm.base
+import rlp
+from coincurve import PublicKey
 from eth._utils.address import generate_contract_address
+from eth._utils.db import get_parent_header
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
-from eth.vm.base import VM
+from eth.constants import MAX_UNCLES
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_typing import Address
-from eth_utils import ValidationError, decode_hex, encode_hex
+from eth_utils import ValidationError, decode_hex, encode_hex, keccak
 
+from client.audit._trie import ordered_trie_root
 from client.audit.errors import AuditError
 from client.audit.fetch import ServedBlock
 from client.audit.transactions import TransactionRebuildError, rebuild_transaction
-from node.seal import SealError, recover_seal_signer
 
 __all__ = ["Divergence", "BlockOutcome", "Reexecutor", "require_pyevm_trie"]
 
@@ -68,6 +81,19 @@ def require_pyevm_trie() -> None:
         raise AuditError(
             "py-evm's trie builder is patched in this process (node.trie.install_fast_trie); "
             "run the replay in a process that does not host a node")
+
+
+def recover_seal_signer(block_hash: bytes, signature: bytes) -> str:
+    """Lower-case address whose key made ``signature`` (65 bytes, r || s || v with v in
+    {0, 1}) over the 32-byte ``block_hash`` itself: the coledger seal (DESIGN), recovered
+    here rather than with the node's code.  ValueError if it is malformed or recovers no key."""
+    if len(signature) != 65:
+        raise ValueError(f"seal signature must be 65 bytes, got {len(signature)}")
+    try:
+        public = PublicKey.from_signature_and_message(signature, block_hash, hasher=None)
+    except Exception as exc:  # coincurve: bad recovery id, r/s out of range, no point
+        raise ValueError(f"seal signature does not recover: {exc}") from exc
+    return encode_hex(keccak(public.format(compressed=False)[1:])[12:])
 
 
 def _hx(value: Any) -> str:
@@ -154,22 +180,31 @@ class Reexecutor:
                         f"state: {exc}", i, tx_hash)
                 return outcome(None)
             result_header = vm.add_receipt_to_header(result_header, receipt)
-            result_header = vm.increment_blob_gas_used(result_header, tx)
+            if get_total_blob_gas(tx):  # else py-evm's increment is a copy of an equal header
+                result_header = vm.increment_blob_gas_used(result_header, tx)
             receipts.append(receipt)
             sender = tx.sender
             self._compare_receipt(n, i, tx, sender, receipt, previous_cumulative, tx_json,
                                   receipt_json, diverge)
             previous_cumulative = receipt.gas_used
 
-        filled = VM.set_block_transactions_and_withdrawals(
-            vm, vm.get_block(), result_header, txs, receipts)
+        # VM.set_block_transactions_and_withdrawals, with the auditor's own trie builder and
+        # the transaction list held aside until finalization is done (see the module doc)
+        tx_root, tx_nodes = ordered_trie_root([tx.encode() for tx in txs])
+        vm.chaindb.persist_trie_data_dict(tx_nodes)
+        receipt_root, receipt_nodes = ordered_trie_root([r.encode() for r in receipts])
+        vm.chaindb.persist_trie_data_dict(receipt_nodes)
+        filled = vm.get_block().copy(header=result_header.copy(transaction_root=tx_root,
+                                                             receipt_root=receipt_root))
         processed = self._postprocess(vm, filled, receipts)
-        final: BlockAPI = vm.finalize_block(vm.pack_block(processed)).block
-        fh = final.header
+        packed: BlockAPI = vm.finalize_block(vm.pack_block(processed)).block
+        fh = packed.header
+        final = type(packed)(fh, transactions=txs, uncles=packed.uncles,
+                             withdrawals=getattr(packed, "withdrawals", None))
         self._compare_header(n, fh, sb, diverge)
         if not any(d.header_level for d in found):
             try:
-                vm.validate_block(final)
+                self._validate_block(vm, final, tx_root)
             except ValidationError as exc:
                 diverge("header", "a valid block", "invalid",
                         f"block {n} fails py-evm's block validation: {exc}")
@@ -183,6 +218,33 @@ class Reexecutor:
         return outcome(fh, len(txs), fh.gas_used, sealed)
 
     # ---- pieces ----------------------------------------------------------------------
+    @staticmethod
+    def _validate_block(vm: Any, block: BlockAPI, tx_root: bytes) -> None:
+        """py-evm's ``validate_block`` (base VM, then Cancun's blob checks), step by step.
+
+        The one difference: the transaction root is checked against the auditor's own builder
+        (``tx_root``, computed from ``block.transactions``) instead of py-evm rebuilding the
+        same trie with ``HexaryTrie`` a second time.
+        """
+        if not isinstance(block, vm.get_block_class()):
+            raise ValidationError(f"This vm ({vm!r}) is not equipped to validate {block!r}")
+        header = block.header
+        vm.validate_header(header, get_parent_header(header, vm.chaindb))
+        if tx_root != header.transaction_root:
+            raise ValidationError(f"Block's transaction_root ({header.transaction_root!r}) "
+                                  f"does not match expected value: {tx_root!r}")
+        if len(block.uncles) > MAX_UNCLES:
+            raise ValidationError(f"Blocks may have a maximum of {MAX_UNCLES} uncles.  "
+                                  f"Found {len(block.uncles)}.")
+        if not vm.chaindb.exists(header.state_root):
+            if not vm.state.make_state_root() == header.state_root:
+                raise ValidationError("`state_root` does not match or was not found in the db.\n"
+                                      f"- state_root: {header.state_root!r}")
+        if keccak(rlp.encode(block.uncles)) != header.uncles_hash:
+            raise ValidationError("`uncles_hash` and block `uncles` do not match.")
+        if hasattr(vm, "validate_block_blobs"):
+            vm.validate_block_blobs(block)
+
     @staticmethod
     def _postprocess(vm: Any, block: BlockAPI, receipts: list[ReceiptAPI]) -> BlockAPI:
         """py-evm's ``block_postprocessing`` (EIP-7685 requests), without re-reading receipts.
@@ -304,12 +366,12 @@ class Reexecutor:
             return False
         try:
             signer = recover_seal_signer(h.hash, bytes(decode_hex(str(seal.get("signature")))))
-        except (SealError, ValueError) as exc:
+        except ValueError as exc:
             diverge("seal", f"a seal by {coinbase}", seal.get("signature"),
                     f"block {n} seal is malformed: {exc}")
             return False
-        if signer.lower() != coinbase:
-            diverge("seal", coinbase, signer.lower(),
+        if signer != coinbase:
+            diverge("seal", coinbase, signer,
                     f"block {n} seal recovers to {signer}, not to the block's coinbase")
             return False
         return True
