@@ -34,7 +34,7 @@ def register(sub: Any) -> None:
     replay.add_argument("--checkpoint-every", type=int, default=1_000, metavar="N",
                         help="persist the replayed state every N blocks (default 1000)")
     replay.add_argument("--batch", type=int, default=50, metavar="N",
-                        help="blocks per JSON-RPC batch (default 50)")
+                        help="at most N blocks per fetch window (default 50; windows are sized in transactions)")
     replay.add_argument("--genesis", type=Path,
                         help="the node's genesis.json, only needed if its genesis has an alloc")
     replay.add_argument("--quiet", action="store_true", help="no progress line")
