@@ -318,7 +318,16 @@ class Dispatcher:
         row = self.node.reader().execute(
             "SELECT receipt_json FROM txs WHERE hash=?",
             (_fixed(h, 32, "transaction hash"),)).fetchone()
-        return None if row is None else json.loads(row[0])
+        if row is None:
+            return None
+        receipt = json.loads(row[0])
+        # The sealer commits a block, then publishes it as the head. A receipt read in between
+        # is durable but its block is not "latest" yet: a client that then asked for the head
+        # or for logs up to "latest" would not find what the receipt says happened. Serve it
+        # only once published (the client's next poll gets it).
+        if int(receipt["blockNumber"], 16) > self.core.head.block_number:
+            return None
+        return receipt
 
     def _rpc_eth_getTransactionCount(self, params: Any) -> str:
         addr_p, tag = _params(params, 1, 2, "eth_getTransactionCount")
