@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import VaultConflictError, VaultCorruptError
+from .store import fsync_dir, write_synced_temp
 
 __all__ = ["MAX_FILE", "read_bounded", "same_json", "write_once"]
 
@@ -41,13 +41,8 @@ def same_json(a: bytes, b: bytes) -> bool:
 
 def write_once(path: Path, data: bytes, what: str) -> bool:
     """Create ``path`` with ``data`` atomically and exclusively; True if written, False if already equal."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    tmp = write_synced_temp(path.parent, data)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         try:
             os.link(tmp, path)  # atomic, and fails if the name is taken: exclusive create
         except FileExistsError:
@@ -58,9 +53,5 @@ def write_once(path: Path, data: bytes, what: str) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
     return True

@@ -27,6 +27,32 @@ __all__ = ["BlobStore", "FileBlobStore", "blob_address", "validate_address"]
 _ADDRESS = re.compile(r"[0-9a-f]{64}")
 
 
+def write_synced_temp(directory: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file in ``directory`` (created if needed), fsynced;
+    its path. The caller renames or links it into place, then calls `fsync_dir`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or link inside ``directory`` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def blob_address(data: bytes) -> str:
     """The address of ``data``: lowercase hex SHA-256."""
     return hashlib.sha256(data).hexdigest()
@@ -91,23 +117,14 @@ class FileBlobStore:
                 self.get(address)
                 return address  # already stored, intact
             # A damaged copy is replaced by the good bytes we were handed.
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        tmp = write_synced_temp(path.parent, data)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(path.parent)
         return address
 
     def get(self, address: str) -> bytes:
