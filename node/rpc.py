@@ -168,13 +168,18 @@ class Dispatcher:
                 return int(row[0])
         n = _quantity(tag, what)
         if n > head:
-            # The sealer commits a block, then publishes it as the head: in between, a client
-            # may already hold a receipt of block n. A committed row is durable, so serve it.
-            committed = self.node.reader().execute(
-                "SELECT 1 FROM blocks WHERE number=?", (n,)).fetchone()
-            if committed is None:
-                raise InvalidParamsError(f"{what}: block {n} is beyond the head {head}")
+            raise InvalidParamsError(f"{what}: block {n} is beyond the head {head}")
         return n
+
+    def _published(self, block_number_hex: str) -> bool:
+        """Whether a committed row's block is already the head or below it.
+
+        The sealer commits a block to SQLite, then publishes it as the head; rows are read
+        without the core lock, so a transaction or receipt can be read in between. Until it is
+        published it is served as pending (no receipt yet), so a client never holds a block
+        number that "latest", eth_getLogs or eth_getBlockByNumber do not know yet.
+        """
+        return int(block_number_hex, 16) <= self.core.head.block_number
 
     def _state_block(self, tag: Any) -> int | None:
         n = self._block_number(tag)
@@ -307,7 +312,10 @@ class Dispatcher:
         row = self.node.reader().execute(
             "SELECT tx_json FROM txs WHERE hash=?", (tx_hash,)).fetchone()
         if row is not None:
-            return json.loads(row[0])
+            tx = json.loads(row[0])
+            if not self._published(tx["blockNumber"]):  # committed, not yet the head: still pending
+                tx.update(blockHash=None, blockNumber=None, transactionIndex=None)
+            return tx
         ptx = self.node.mempool.get(tx_hash)
         if ptx is not None:
             return tx_json(ptx.tx, ptx.sender, None, None, None)
@@ -321,13 +329,7 @@ class Dispatcher:
         if row is None:
             return None
         receipt = json.loads(row[0])
-        # The sealer commits a block, then publishes it as the head. A receipt read in between
-        # is durable but its block is not "latest" yet: a client that then asked for the head
-        # or for logs up to "latest" would not find what the receipt says happened. Serve it
-        # only once published (the client's next poll gets it).
-        if int(receipt["blockNumber"], 16) > self.core.head.block_number:
-            return None
-        return receipt
+        return receipt if self._published(receipt["blockNumber"]) else None
 
     def _rpc_eth_getTransactionCount(self, params: Any) -> str:
         addr_p, tag = _params(params, 1, 2, "eth_getTransactionCount")
