@@ -1,6 +1,6 @@
 """A faster interpreter loop for the node's own py-evm execution (same results as stock).
 
-Why: ~95% of the time to seal a block of ``recordFlows`` transactions is py-evm's opcode
+Why: ~95% of the time to seal a block of ``recordFlows`` transactions was py-evm's opcode
 loop (``BaseComputation.apply_computation``): for each of ~2,200 opcodes per flow it goes
 through ``_FastOpcode.__call__`` -> ``Computation.consume_gas`` -> ``GasMeter.consume_gas``
 (with a debug-log check) -> the logic function -> ``Stack.pop_ints`` (a generator of
@@ -8,24 +8,26 @@ through ``_FastOpcode.__call__`` -> ``Computation.consume_gas`` -> ``GasMeter.co
 
 :class:`FastPragueComputation` is py-evm's ``PragueComputation`` with only that loop
 replaced.  Everything else is py-evm: the opcode table, gas costs, message calls, CREATE,
-storage (SLOAD/SSTORE with EIP-2929/2200 accounting), logs, precompiles, the state and
-journal, transaction validation and finalization.  The loop:
+storage (SLOAD/SSTORE with EIP-2929/2200 accounting), logs, hashing, precompiles, the state
+and journal, transaction validation and finalization.  The loop (:func:`run_code`):
 
-* executes stock py-evm opcode objects for everything it has no fast path for (calls,
-  storage, logs, hashing, copies, context, ...), with the program counter kept in sync;
-* decodes each contract code once (cached): PUSH data pre-sliced, valid JUMPDESTs decided
-  by py-evm's own ``CodeStream.is_valid_opcode``;
-* inlines the opcodes that dominate compiled Solidity (PUSH0-32, DUP1-16, SWAP1-16, POP,
-  JUMP, JUMPI, JUMPDEST) and runs small local re-implementations of ADD, SUB, MUL, DIV, AND,
-  OR, XOR, NOT, ISZERO, EQ, LT, GT, SLT, SGT, SHL, SHR, MLOAD, MSTORE that work on the stack
-  list directly, with the same results, the same stack item types (PUSH still pushes bytes,
-  arithmetic pushes ints), the same exception types and messages, and the same gas, charged
-  in the same order (the opcode's constant gas first, then memory expansion);
-* keeps gas and the program counter in locals, synchronized with the GasMeter and the
-  CodeStream around every call into py-evm code and when the loop ends;
+* decodes each contract code once (cached) into blocks (:mod:`node._evm_interp`): straight
+  runs of stack, arithmetic, comparison, CALLDATALOAD and memory opcodes between jumps;
+* runs a block that has been reached before as one compiled Python function
+  (:mod:`node._evm_blocks`: the stack modelled at compile time, constants folded, the block's
+  constant gas charged once), after checking that the gas left and the stack depth rule out
+  any failure inside it;
+* otherwise — first visits, and any block whose checks fail — interprets opcode by opcode
+  with py-evm's exact order of checks, so out-of-gas, stack under/overflow and invalid
+  jumps raise what py-evm raises, where it raises;
+* executes every other opcode (calls, storage, logs, hashing, copies, context, ...) through
+  py-evm's own opcode object, with the gas meter and program counter synchronized;
 * is only used when py-evm's objects are the stock ones it was written against (GasMeter,
-  Stack, Memory, CodeStream, ``_FastOpcode`` entries whose logic function is the stock
-  function) and DEBUG2 logging is off; otherwise it defers to py-evm's own loop.
+  Stack, Memory, CodeStream) and DEBUG2 logging is off; otherwise it defers to py-evm's
+  own loop.
+
+Stack values are ints where py-evm would sometimes keep bytes (PUSH, MLOAD, CALLDATALOAD);
+py-evm converts either on use, and a frame's stack is gone when it ends.
 
 Consensus: :func:`node.evm.chain_class` (what the auditor's replay uses) stays stock
 py-evm; only the node's own chain (:func:`fast_chain_class`) uses this computation, so
@@ -33,14 +35,15 @@ py-evm; only the node's own chain (:func:`fast_chain_class`) uses this computati
 and compares state roots, receipts, logs and gas.  ``tests/node/test_fastevm.py`` also
 compares both interpreters on generated programs (results, gas, errors, stack, memory, state).
 
-Measured (2,000 recordFlows flows re-executed in-process, CPU time): stock loop 4.66 s,
-this loop 1.36 s; ``scripts/bench_flows.py --chains embedded`` went from 375 to 1,030-1,060
-flows/s (``COLEDGER_STOCK_EVM=1`` / ``python -m node --stock-evm`` runs the stock loop).
+Measured (10,000 recordFlows flows of the benchmark mix re-executed in-process, CPU time):
+stock loop ~23 s, per-opcode loop 6.6 s, compiled blocks 3.5 s (3.0 s with
+:mod:`node.keccak`). ``COLEDGER_STOCK_EVM=1`` / ``python -m node --stock-evm`` runs the stock
+loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eth.abc import (
@@ -53,13 +56,8 @@ from eth.abc import (
     TransactionContextAPI,
 )
 from eth.chains.base import MiningChain
-from eth.constants import UINT_255_MAX, UINT_256_CEILING, UINT_256_MAX
 from eth.exceptions import (
-    FullStack,
     Halt,
-    InsufficientStack,
-    InvalidInstruction,
-    InvalidJumpDestination,
 )
 from eth.rlp.logs import Log
 from eth.vm.code_stream import CodeStream
@@ -72,347 +70,71 @@ from eth.vm.forks.byzantium.constants import (
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth.vm.gas_meter import GasMeter
-from eth.vm.logic import arithmetic, comparison, duplication, flow, memory, stack, swap
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.memory import Memory
-from eth.vm.opcode import _FastOpcode
 from eth.vm.stack import Stack
-from eth.vm.stack import to_bytes as _to_bytes
-from eth.vm.stack import to_int as _to_int
 from eth_hash.auto import keccak
 
+from ._evm_interp import B_CALL, B_CODE, B_MEM, B_NEW, OpTable, as_int, interpret, program_for, table_for
 from .evm import ColedgerVM
 
 __all__ = ["FastPragueComputation", "FastColedgerState", "FastColedgerVM", "fast_chain_class"]
 
-_JUMPDEST = 0x5B
-_from_bytes = int.from_bytes
-
-# ---------------------------------------------------------------------------- jump destinations
-
-_JUMPDEST_CACHE: dict[bytes, frozenset[int]] = {}
-_JUMPDEST_CACHE_LIMIT = 256
+# ------------------------------------------------------------------------------ the loop
 
 
-def valid_jumpdests(code: bytes) -> frozenset[int]:
-    """Positions a JUMP may land on, decided by py-evm's own ``CodeStream.is_valid_opcode``."""
-    found = _JUMPDEST_CACHE.get(code)
-    if found is None:
-        stream = CodeStream(code)
-        found = frozenset(
-            i for i, byte in enumerate(code) if byte == _JUMPDEST and stream.is_valid_opcode(i)
-        )
-        if len(_JUMPDEST_CACHE) >= _JUMPDEST_CACHE_LIMIT:
-            _JUMPDEST_CACHE.clear()
-        _JUMPDEST_CACHE[code] = found
-    return found
-
-
-def _bad_jump(code: CodeStream, dest: int) -> Exception:
-    """The exception stock ``flow.jump`` raises for a destination not in the valid set."""
-    code.program_counter = dest
-    if code.peek() != _JUMPDEST:
-        return InvalidJumpDestination("Invalid Jump Destination")
-    return InvalidInstruction("Jump resulted in invalid instruction")
-
-
-# ------------------------------------------------------------------ fast stack-level opcodes
-# Each takes (computation, stack list). Operands convert like Stack.to_int: ints (and bools)
-# as they are, bytes big-endian, anything else through py-evm's to_int (which raises).
-
-
-def _under(s: list[Any], n: int) -> InsufficientStack:
-    return InsufficientStack(f"Wanted {n} stack items, only had {len(s)}")
-
-
-_BINARY_TEMPLATE = """
-def run(c, s):
-    if len(s) < 2:
-        raise _under(s, 2)
-    a = s.pop()
-    b = s[-1]
-    if a.__class__ is not int:
-        a = _from_bytes(a, "big") if a.__class__ is bytes else _to_int(a)
-    if b.__class__ is not int:
-        b = _from_bytes(b, "big") if b.__class__ is bytes else _to_int(b)
-    s[-1] = {expr}
-"""
-
-
-def _binary(expr: str) -> Callable[[Any, list[Any]], None]:
-    """A two-operand opcode: a = top of stack, b = the next item, result replaces both."""
-    scope: dict[str, Any] = {
-        "_under": _under, "_from_bytes": _from_bytes, "_to_int": _to_int, "_M": UINT_256_MAX,
-        "_signed": _signed,
-    }
-    exec(_BINARY_TEMPLATE.format(expr=expr), scope)  # noqa: S102 - fixed templates only
-    fn: Callable[[Any, list[Any]], None] = scope["run"]
-    return fn
-
-
-def _signed(v: int) -> int:
-    return v if v <= UINT_255_MAX else v - UINT_256_CEILING
-
-
-def _iszero(c: Any, s: list[Any]) -> None:
-    if not s:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    v = s[-1]
-    if v.__class__ is not int:
-        v = _from_bytes(v, "big") if v.__class__ is bytes else _to_int(v)
-    s[-1] = 1 if v == 0 else 0
-
-
-def _not(c: Any, s: list[Any]) -> None:
-    if not s:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    v = s[-1]
-    if v.__class__ is not int:
-        v = _from_bytes(v, "big") if v.__class__ is bytes else _to_int(v)
-    s[-1] = UINT_256_MAX - v
-
-
-def _pop(c: Any, s: list[Any]) -> None:
-    if not s:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    s.pop()
-
-
-def _mload(c: Any, s: list[Any]) -> None:
-    if not s:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    start = s.pop()
-    if start.__class__ is not int:
-        start = _from_bytes(start, "big") if start.__class__ is bytes else _to_int(start)
-    buf = c._memory._bytes
-    end = start + 32
-    if end > len(buf):
-        c.extend_memory(start, 32)  # stock: gas for expansion, then grow
-        buf = c._memory._bytes
-    s.append(bytes(buf[start:end]))
-
-
-def _mstore(c: Any, s: list[Any]) -> None:
-    if len(s) < 1:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    start = s.pop()
-    if start.__class__ is not int:
-        start = _from_bytes(start, "big") if start.__class__ is bytes else _to_int(start)
-    if not s:
-        raise InsufficientStack("Wanted 1 stack item, had none")
-    value = s.pop()
-    if value.__class__ is bytes:
-        if len(value) != 32:
-            value = value.rjust(32, b"\x00")[-32:]
-    elif value.__class__ is int:
-        value = value.to_bytes(32, "big")
-    else:
-        value = _to_bytes(value).rjust(32, b"\x00")[-32:]
-    buf = c._memory._bytes
-    end = start + 32
-    if end > len(buf):
-        c.extend_memory(start, 32)
-        buf = c._memory._bytes
-    buf[start:end] = value
-
-
-_FAST: dict[Callable[..., Any], Callable[[Any, list[Any]], None]] = {
-    arithmetic.add: _binary("(a + b) & _M"),
-    arithmetic.sub: _binary("(a - b) & _M"),
-    arithmetic.mul: _binary("(a * b) & _M"),
-    arithmetic.div: _binary("0 if b == 0 else (a // b) & _M"),
-    comparison.and_op: _binary("a & b"),
-    comparison.or_op: _binary("a | b"),
-    comparison.xor: _binary("a ^ b"),
-    comparison.eq: _binary("1 if a == b else 0"),
-    comparison.lt: _binary("1 if a < b else 0"),
-    comparison.gt: _binary("1 if a > b else 0"),
-    comparison.slt: _binary("1 if _signed(a) < _signed(b) else 0"),
-    comparison.sgt: _binary("1 if _signed(a) > _signed(b) else 0"),
-    arithmetic.shl: _binary("0 if a >= 256 else (b << a) & _M"),
-    arithmetic.shr: _binary("0 if a >= 256 else (b >> a) & _M"),
-    comparison.iszero: _iszero,
-    comparison.not_op: _not,
-    stack.pop: _pop,
-}
-
-# ------------------------------------------------------------------------------ opcode table
-
-_PUSH = {getattr(stack, f"push{n}"): n for n in range(33)}
-_DUP = {getattr(duplication, f"dup{n}"): n for n in range(1, 17)}
-_SWAP = {getattr(swap, f"swap{n}"): n for n in range(1, 17)}
-
-# Entry kinds, tested in this order in the loop (roughly by frequency in compiled Solidity).
-K_PUSH, K_DUP, K_FAST, K_JUMPDEST, K_SWAP, K_POP, K_JUMPI, K_JUMP, K_MEM, K_LOGIC, K_OPCODE = range(11)
-
-_MEM = {memory.mload: _mload, memory.mstore: _mstore}
-
-#: (kind, constant gas, callable (PUSH: the pushed bytes), argument (PUSH: next pc))
-_Entry = tuple[int, int, Any, int]
-
-
-def build_table(opcodes: dict[int, Any]) -> tuple[_Entry, ...]:
-    """The loop's 256-entry table for a py-evm opcode table (anything unknown: stock object)."""
-    table: list[_Entry] = []
-    for op in range(256):
-        fn = opcodes.get(op)
-        if fn is None:
-            table.append((K_OPCODE, 0, InvalidOpcode(op), 0))
-            continue
-        if type(fn) is not _FastOpcode:  # dynamic gas (SLOAD, CALL, ...): py-evm's own object
-            table.append((K_OPCODE, 0, fn, 0))
-            continue
-        logic, gas = fn.logic_fn, fn.gas_cost
-        if logic in _PUSH:
-            table.append((K_PUSH, gas, None, _PUSH[logic]))
-        elif logic in _DUP:
-            table.append((K_DUP, gas, None, _DUP[logic]))
-        elif logic in _SWAP:
-            table.append((K_SWAP, gas, None, _SWAP[logic]))
-        elif logic is flow.jumpdest:
-            table.append((K_JUMPDEST, gas, None, 0))
-        elif logic is stack.pop:
-            table.append((K_POP, gas, None, 0))
-        elif logic is flow.jump:
-            table.append((K_JUMP, gas, None, 0))
-        elif logic is flow.jumpi:
-            table.append((K_JUMPI, gas, None, 0))
-        elif logic in _FAST:
-            table.append((K_FAST, gas, _FAST[logic], 0))
-        elif logic in _MEM:
-            table.append((K_MEM, gas, _MEM[logic], 0))
-        else:
-            table.append((K_LOGIC, gas, logic, 0))
-    return tuple(table)
-
-
-class Program:
-    """One contract code decoded once: an entry per byte position (PUSH data pre-sliced)."""
-
-    __slots__ = ("entries", "jumpdests")
-
-    def __init__(self, code: bytes, table: tuple[_Entry, ...]) -> None:
-        entries: list[_Entry] = []
-        for pc, op in enumerate(code):
-            entry = table[op]
-            if entry[0] == K_PUSH:
-                size = entry[3]
-                value = code[pc + 1 : pc + 1 + size]
-                if len(value) != size:  # truncated at the end of the code: zero-padded
-                    value = value.ljust(size, b"\x00")
-                entry = (K_PUSH, entry[1], value, pc + 1 + size)
-            entries.append(entry)
-        # past the end: STOP (CodeStream.__iter__ yields STOP); a PUSH may jump 33 past
-        entries.extend([table[0]] * 34)
-        self.entries = entries
-        self.jumpdests = valid_jumpdests(code)
-
-
-_PROGRAMS: dict[tuple[int, bytes], Program] = {}
-_PROGRAM_CACHE_LIMIT = 128
-
-
-def program_for(code: bytes, table: tuple[_Entry, ...]) -> Program:
-    key = (id(table), code)
-    prog = _PROGRAMS.get(key)
-    if prog is None:
-        if len(_PROGRAMS) >= _PROGRAM_CACHE_LIMIT:
-            _PROGRAMS.clear()
-        prog = _PROGRAMS[key] = Program(code, table)
-    return prog
-
-
-def run_code(computation: Any, table: tuple[_Entry, ...]) -> None:
+def run_code(computation: Any, table: OpTable) -> None:
     """Execute ``computation.code`` from its program counter until it halts or raises.
 
+    Block by block: a compiled block whose gas and stack checks pass runs as one call; an
+    opcode py-evm executes runs as one call to its py-evm object; anything else (a block not
+    compiled yet, or whose checks fail) is interpreted opcode by opcode to the next leader.
     The gas counter lives in a local between calls out to py-evm code (which see the meter
-    synchronized); the program counter likewise (``code.program_counter`` is synchronized
-    around every call out, and when the loop ends).
+    synchronized), the program counter likewise.
     """
     code = computation.code
-    raw: bytes = code._raw_code_bytes
-    prog = program_for(raw, table)
-    entries = prog.entries
-    jumpdests = prog.jumpdests
+    prog = program_for(code._raw_code_bytes, table)
+    blocks = prog.blocks
     s: list[Any] = computation._stack.values
-    push = s.append
-    pop = s.pop
     meter = computation._gas_meter
     gas: int = meter.gas_remaining
     pc: int = code.program_counter
-    outside = False  # True while py-evm code runs (then the meter is authoritative)
+    outside = False  # True while other code runs (then the meter is authoritative)
     try:
         while True:
-            kind, cost, fn, arg = entries[pc]
-            pc += 1
-            gas -= cost
-            if gas < 0:
-                gas += cost
-                meter.gas_remaining = gas
-                meter.consume_gas(cost, computation.opcodes[raw[pc - 1]].mnemonic)  # OutOfGas
-            if kind == 0:  # K_PUSH
-                if len(s) > 1023:
-                    raise FullStack("Stack limit reached")
-                push(fn)
-                pc = arg
-            elif kind == 1:  # K_DUP
-                depth = len(s)
-                if depth > 1023:
-                    raise FullStack("Stack limit reached")
-                if depth < arg:
-                    raise InsufficientStack(f"Insufficient stack items for DUP{arg}")
-                push(s[-arg])
-            elif kind == 2:  # K_FAST
-                fn(computation, s)
-            elif kind == 3:  # K_JUMPDEST
-                pass
-            elif kind == 4:  # K_SWAP
-                if len(s) <= arg:
-                    raise InsufficientStack(f"Insufficient stack items for SWAP{arg}")
-                s[-1], s[-arg - 1] = s[-arg - 1], s[-1]
-            elif kind == 5:  # K_POP
-                if not s:
-                    raise InsufficientStack("Wanted 1 stack item, had none")
-                pop()
-            elif kind == 6:  # K_JUMPI
-                if len(s) < 2:
-                    raise _under(s, 2)
-                dest = pop()
-                cond = pop()
-                if cond.__class__ is bytes:
-                    cond = _from_bytes(cond, "big")
-                elif cond.__class__ is not int:
-                    cond = _to_int(cond)
-                if cond:
-                    if dest.__class__ is not int:
-                        dest = _from_bytes(dest, "big") if dest.__class__ is bytes else _to_int(dest)
-                    if dest not in jumpdests:
-                        raise _bad_jump(code, dest)
-                    pc = dest
-                elif dest.__class__ is not int and dest.__class__ is not bytes:
-                    _to_int(dest)  # stock converts both operands (raises on a bad type)
-            elif kind == 7:  # K_JUMP
-                if not s:
-                    raise InsufficientStack("Wanted 1 stack item, had none")
-                dest = pop()
-                if dest.__class__ is not int:
-                    dest = _from_bytes(dest, "big") if dest.__class__ is bytes else _to_int(dest)
-                if dest not in jumpdests:
-                    raise _bad_jump(code, dest)
-                pc = dest
-            else:
-                meter.gas_remaining = gas
-                code.program_counter = pc
-                outside = True
-                if kind == 8:  # K_MEM
-                    fn(computation, s)
-                elif kind == 9:  # K_LOGIC
+            kind, cost, fn, lowest, highest = blocks[pc]
+            if kind == B_CODE:
+                if gas >= cost and lowest <= len(s) <= highest:
+                    gas -= cost
+                    pc = fn(s, computation)
+                    continue
+            elif kind == B_CALL:
+                if gas >= cost:
+                    meter.gas_remaining = gas - cost
+                    pc += 1
+                    code.program_counter = pc
+                    outside = True
                     fn(computation)
-                else:
-                    fn(computation=computation)
-                outside = False
-                gas = meter.gas_remaining
-                pc = code.program_counter
+                    outside = False
+                    gas = meter.gas_remaining
+                    pc = code.program_counter
+                    if s and s[-1].__class__ is not int:
+                        s[-1] = as_int(s[-1])
+                    continue
+            elif kind == B_MEM:
+                if gas >= cost and lowest <= len(s) <= highest:
+                    meter.gas_remaining = gas - cost
+                    outside = True
+                    pc = fn(s, computation)
+                    outside = False
+                    gas = meter.gas_remaining
+                    continue
+            outside = True
+            start = pc
+            pc, gas = interpret(computation, prog, pc, gas)
+            outside = False
+            if kind == B_NEW:
+                prog.visited(start)
     except Halt:
         pass
     except BaseException:
@@ -424,17 +146,6 @@ def run_code(computation: Any, table: tuple[_Entry, ...]) -> None:
 
 
 # ------------------------------------------------------------------------- computation / VM
-
-_TABLES: dict[int, tuple[dict[int, Any], tuple[_Entry, ...]]] = {}
-
-
-def _table_for(opcodes: dict[int, Any]) -> tuple[_Entry, ...]:
-    cached = _TABLES.get(id(opcodes))
-    if cached is None or cached[0] is not opcodes:
-        cached = (opcodes, build_table(opcodes))
-        _TABLES[id(opcodes)] = cached
-    return cached[1]
-
 
 class FastPragueComputation(PragueComputation):
     """PragueComputation whose opcode loop is :func:`run_code` (see the module docstring)."""
@@ -463,7 +174,7 @@ class FastPragueComputation(PragueComputation):
                     precompile(computation)
                 return computation
             if _stock_objects(computation):
-                run_code(computation, _table_for(computation.opcodes))
+                run_code(computation, table_for(computation.opcodes))
             else:
                 _stock_loop(computation)
         return computation

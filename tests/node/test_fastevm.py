@@ -156,7 +156,9 @@ def random_program(rng: random.Random, length: int) -> bytes:
 
 def _observe(computation: Any, state: Any) -> tuple[Any, ...]:
     error = computation.error if computation.is_error else None
-    stack = [(type(v).__name__, v) for v in computation._stack.values]
+    # values as words: the fast loop keeps ints where py-evm may keep bytes (py-evm converts on
+    # use, and a frame's stack is not observable once it ends)
+    stack = [v if isinstance(v, int) else int.from_bytes(v, "big") for v in computation._stack.values]
     return (
         computation.is_error, type(error).__name__, str(error),
         computation.get_gas_used(), computation.get_gas_remaining(), computation.get_gas_refund(),
@@ -264,6 +266,69 @@ def test_edge_cases_match_py_evm(env: _Env, name: str, code: bytes) -> None:
     for gas in (used - 1, used, 3, 0):
         if gas >= 0:
             _check(env, code, b"", gas)
+
+
+
+# ---- compiled blocks -------------------------------------------------------------------------
+
+def _compiled_blocks(code: bytes) -> int:
+    from eth.vm.forks.prague.opcodes import PRAGUE_OPCODES
+
+    from node._evm_interp import B_CODE, B_MEM, program_for, table_for
+
+    prog = program_for(code, table_for(PRAGUE_OPCODES))
+    return sum(1 for entry in prog.blocks if entry[0] in (B_CODE, B_MEM))
+
+
+def test_repeated_code_runs_as_compiled_blocks_with_py_evm_results(env: _Env) -> None:
+    """The differential tests above really exercise compiled blocks, not only the fallback."""
+    rng = random.Random(99)
+    compiled = 0
+    for _ in range(20):
+        code = random_program(rng, rng.randint(20, 80))
+        for gas in (200_000, 200_000, 150, 30):  # compiled from the second run on
+            _check(env, code, b"", gas)
+        compiled += _compiled_blocks(code)
+    assert compiled > 100
+
+
+@pytest.mark.parametrize("name,code", [
+    ("deep DUP and SWAP of items below the block", _code(*[_push(i) for i in range(1, 18)], JUMPDEST,
+                                                          DUP1 + 15, SWAP1 + 15, ADD, DUP1 + 14,
+                                                          SWAP1 + 3, POP, MUL, STOP)),
+    ("constants folded", _code(_push(1), _push(1), _push(160, 1), SHL, SUB, _push(2**255, 32),
+                               _push(2**256 - 1, 32), SLT, ISZERO, NOT, _push(5), _push(0), DIV,
+                               STOP)),
+    ("static jump to junk", _code(JUMPDEST, _push(1), _push(200), JUMP)),
+    ("static JUMPI taken and not", _code(JUMPDEST, PUSH0, _push(11), JUMPI, _push(1), _push(11),
+                                         JUMPI, STOP, JUMPDEST, _push(3), STOP)),
+    ("MLOAD result then MSTORE of it", _code(JUMPDEST, _push(7), _push(64), MSTORE, _push(64),
+                                             MLOAD, _push(1), ADD, _push(96), MSTORE, _push(32),
+                                             _push(96), RETURN)),
+    ("CALLDATALOAD past the data", _code(JUMPDEST, _push(60), CALLDATALOAD, _push(2**256 - 1, 32),
+                                         CALLDATALOAD, _push(2**64), CALLDATALOAD, ADD, ADD, STOP)),
+    ("block overflows the stack", _code(*[_push(1)] * 1000, JUMPDEST, *[_push(2)] * 30, STOP)),
+])
+def test_compiled_edge_cases_match_py_evm(env: _Env, name: str, code: bytes) -> None:
+    full = _check(env, code, b"", 1_000_000)
+    _check(env, code, b"", 1_000_000)  # compiled
+    used = full[3]
+    for gas in (used - 1, used, used // 2, 3, 0):
+        if gas >= 0:
+            _check(env, code, b"", gas)
+
+
+def test_node_hashes_with_the_c_keccak_and_the_same_digests() -> None:
+    from Crypto.Hash import keccak as cryptodome_keccak
+    from eth_utils import keccak
+
+    from node.keccak import keccak_backend
+
+    assert keccak_backend() == "pysha3"
+    rng = random.Random(3)
+    for size in (0, 1, 31, 32, 33, 135, 136, 137, 1000):
+        data = rng.randbytes(size)
+        assert keccak(data) == cryptodome_keccak.new(data=data, digest_bits=256).digest()
 
 
 # ---- receipts: the fast VM's logs bloom ------------------------------------------------------
