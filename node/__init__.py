@@ -1,9 +1,13 @@
 """coledger embedded private-chain node: py-evm + durable SQLite store + JSON-RPC."""
 
-from .config import NodeConfig
-from .errors import NodeError
-from .evm import chain_class, genesis_header_params, genesis_state
-from .node import EmbeddedNode
+from .keccak import use_fast_keccak
+
+use_fast_keccak()  # before py-evm hashes anything: same Keccak-256, in C (see node.keccak)
+
+from .config import NodeConfig  # noqa: E402
+from .errors import NodeError  # noqa: E402
+from .evm import chain_class, genesis_header_params, genesis_state  # noqa: E402
+from .node import EmbeddedNode  # noqa: E402
 
 __all__ = [
     "EmbeddedNode",
