@@ -355,13 +355,15 @@ class ChainCore:
             gas_used = receipt.gas_used - prev_cumulative
             prev_cumulative = receipt.gas_used
             rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index)
+            log_texts = []
             for lg, raw in zip(logs, receipt.logs, strict=True):
                 topics = [t.to_bytes(32, "big") for t in raw.topics] + [None] * 4
-                log_rows.append((number, log_index, bytes(raw.address), *topics[:4],
-                                 json.dumps(lg)))
+                text = json.dumps(lg)
+                log_texts.append(text)
+                log_rows.append((number, log_index, bytes(raw.address), *topics[:4], text))
                 log_index += 1
             tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i)),
-                            json.dumps(rj)))
+                            _receipt_text(rj, log_texts)))
         rows: list[SideWrite] = [
             ("INSERT OR REPLACE INTO blocks (number, hash, json) VALUES (?, ?, ?)",
              [(number, bhash, json.dumps(block_json(block)))]),
@@ -412,3 +414,13 @@ def _revert_message(data: bytes) -> str:
 
 def checksum(address: bytes) -> str:
     return to_checksum_address(address)
+
+
+def _receipt_text(receipt: dict[str, Any], log_texts: list[str]) -> str:
+    """The receipt's JSON text, its logs spliced in as already-rendered texts.
+
+    Each log's JSON is rendered once (it is also its own row for eth_getLogs) instead of a
+    second time inside the receipt: a batch transaction carries hundreds of logs.
+    """
+    head = json.dumps({k: v for k, v in receipt.items() if k != "logs"})
+    return f'{head[:-1]}, "logs": [{", ".join(log_texts)}]}}'

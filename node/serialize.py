@@ -91,17 +91,29 @@ def receipt_json(
     index: int,
     first_log_index: int,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """eth_getTransactionReceipt object and its log objects (also used by eth_getLogs)."""
+    """eth_getTransactionReceipt object and its log objects (also used by eth_getLogs).
+
+    A batch transaction has hundreds of logs from one contract: the per-transaction fields
+    are rendered once and each distinct address is checksummed once.
+    """
+    block_hash_hex = "0x" + block_hash.hex()
+    tx_hash_hex = "0x" + tx.hash.hex()
+    number_hex = hexint(block_number)
+    index_hex = hexint(index)
+    checksummed: dict[bytes, str] = {}
     logs = []
     for offset, log in enumerate(receipt.logs):
+        address = checksummed.get(log.address)
+        if address is None:
+            address = checksummed[log.address] = to_checksum_address(log.address)
         logs.append({
-            "address": to_checksum_address(log.address),
-            "topics": [encode_hex(t.to_bytes(32, "big")) for t in log.topics],
-            "data": encode_hex(log.data),
-            "blockNumber": hexint(block_number),
-            "blockHash": encode_hex(block_hash),
-            "transactionHash": encode_hex(tx.hash),
-            "transactionIndex": hexint(index),
+            "address": address,
+            "topics": ["0x" + t.to_bytes(32, "big").hex() for t in log.topics],
+            "data": "0x" + log.data.hex(),
+            "blockNumber": number_hex,
+            "blockHash": block_hash_hex,
+            "transactionHash": tx_hash_hex,
+            "transactionIndex": index_hex,
             "logIndex": hexint(first_log_index + offset),
             "removed": False,
         })
