@@ -14,10 +14,10 @@ jumps; compiling each run once lets Python execute it as straight-line code:
 
 What a block may contain (everything else is executed by py-evm's own opcode object, as its own
 one-opcode step): PUSH0-32, DUP1-16, SWAP1-16, POP, JUMPDEST, ADD, SUB, MUL, DIV, AND, OR, XOR,
-NOT, ISZERO, EQ, LT, GT, SLT, SGT, SHL, SHR, CALLDATALOAD; it ends at a JUMP or JUMPI, after an
-MLOAD or MSTORE (so memory-expansion gas is charged exactly when py-evm would charge it: after
-the constant gas of every earlier opcode and of the memory opcode itself), or before the next
-JUMPDEST or py-evm-executed opcode.
+NOT, ISZERO, EQ, LT, GT, SLT, SGT, SHL, SHR, CALLDATALOAD, MLOAD, MSTORE. It ends at a JUMP or
+JUMPI, or before an opcode py-evm executes; it continues through a JUMP to a constant
+destination (Solidity's internal calls) and through a fall-through into a JUMPDEST, up to a few
+segments.
 
 Equivalence with py-evm (the loop's caller guarantees the first two):
 
@@ -25,10 +25,15 @@ Equivalence with py-evm (the loop's caller guarantees the first two):
   in [lowest, highest] — then no opcode in it can run out of gas for its constant cost,
   underflow or overflow; otherwise the loop interprets it opcode by opcode, which raises the
   same exception py-evm raises, at the same opcode;
+* a memory access that grows memory gives the gas of the later opcodes back before py-evm's
+  ``extend_memory`` charges it, so the expansion is charged (or runs out of gas, with py-evm's
+  own exception) against exactly the gas py-evm would have there; if the rest of the block
+  then cannot be paid for, the loop interprets it from the next opcode;
 * stack values are ints (py-evm accepts ints and bytes alike and converts on use; the loop
   converts what py-evm's own opcodes push); the values are the same words;
-* the stack is materialized after the terminating opcode's operands are popped and before its
-  checks, so an invalid jump or a memory-expansion failure leaves the stack py-evm would leave.
+* the stack is written out after a jump's operands are popped and before its destination is
+  checked, so an invalid jump leaves the stack py-evm leaves. (A frame that runs out of gas
+  inside a block is thrown away by py-evm with its stack; the error is the same.)
 """
 
 from __future__ import annotations
@@ -79,9 +84,6 @@ _SIMPLE = {
     memory.mload: ("mload",),
     memory.mstore: ("mstore",),
 }
-
-#: how a block ends: control leaves by a jump, or falls through to the next position
-_TERMINATORS = frozenset({"jump", "jumpi", "mload", "mstore"})
 
 
 def op_spec(logic: Callable[..., Any]) -> tuple[Any, ...] | None:
@@ -178,8 +180,8 @@ class _Codegen:
         self.lines.append(f"{name} = {expr}")
         self.push((name, None))
 
-    def materialize(self) -> None:
-        """Write the block's net effect to the real stack (items unchanged at the bottom kept)."""
+    def materialize_lines(self) -> list[str]:
+        """Lines writing the current symbolic state to the real stack (bottom items kept)."""
         sym, taken = list(self.sym), self.taken
         while sym and taken and sym[0][0] == f"r{taken}":
             sym.pop(0)
@@ -187,13 +189,21 @@ class _Codegen:
         items = ", ".join(text for text, _ in sym)
         if taken == 0:
             if len(sym) == 1:
-                self.lines.append(f"s.append({items})")
-            elif sym:
-                self.lines.append(f"s.extend(({items},))")
-        elif sym:
-            self.lines.append(f"s[-{taken}:] = ({items},)")
-        else:
-            self.lines.append(f"del s[-{taken}:]")
+                return [f"s.append({items})"]
+            if sym:
+                return [f"s.extend(({items},))"]
+            return []
+        if sym:
+            return [f"s[-{taken}:] = ({items},)"]
+        return [f"del s[-{taken}:]"]
+
+    def materialize(self) -> None:
+        self.lines.extend(self.materialize_lines())
+
+    def ensure(self, n: int) -> None:
+        """At least `n` items in sym (pulled from the real stack as needed)."""
+        while len(self.sym) < n:
+            self.pull()
 
 
 def _jump_to(gen: _Codegen, dest: tuple[str, int | None], jumpdests: frozenset[int], indent: str) -> None:
@@ -209,11 +219,39 @@ def _jump_to(gen: _Codegen, dest: tuple[str, int | None], jumpdests: frozenset[i
     gen.lines.append(f"{indent}raise BAD_JUMP(c.code, {text})")
 
 
-def _memory_access(gen: _Codegen, offset: str) -> None:
-    gen.lines.append("buf = c._memory._bytes")
+def _memory_op(gen: _Codegen, kind: str, next_pc: int, unspent_after: int) -> None:
+    """MLOAD/MSTORE inside a block, memory expansion charged exactly where py-evm charges it.
+
+    The block's constant gas was charged up front; when this access grows memory, the gas of
+    the opcodes after this one (`unspent_after`) is given back first, so that py-evm's own
+    ``extend_memory`` sees the gas py-evm would see here (it charges, or raises the same
+    OutOfGas). If what is left then cannot pay for the rest of the block, the block stops
+    after this opcode (stack written out) and the loop interprets from `next_pc`, where
+    py-evm runs out of gas at the same opcode.
+    """
+    gen.ensure(1 if kind == "mload" else 2)
+    offset = gen.pop()[0]
+    if kind == "mload":
+        name = gen.fresh("m")
+        effect = [f"{name} = FROM_BYTES(buf[{offset}:{offset} + 32], 'big')"]
+        result: tuple[str, int | None] | None = (name, None)
+    else:
+        value = gen.pop()[0]
+        effect = [f"buf[{offset}:{offset} + 32] = ({value}).to_bytes(32, 'big')"]
+        result = None
     gen.lines.append(f"if {offset} + 32 > len(buf):")
+    gen.lines.append("    meter = c._gas_meter")
+    gen.lines.append(f"    meter.gas_remaining += {unspent_after}")
     gen.lines.append(f"    c.extend_memory({offset}, 32)")
     gen.lines.append("    buf = c._memory._bytes")
+    gen.lines.append(f"    if meter.gas_remaining < {unspent_after}:")
+    gen.lines.extend(f"        {line}" for line in effect)
+    if result is not None:
+        gen.push(result)
+    gen.lines.extend(f"        {line}" for line in gen.materialize_lines())
+    gen.lines.append(f"        return {-next_pc - 1}")
+    gen.lines.append(f"    meter.gas_remaining -= {unspent_after}")
+    gen.lines.extend(effect)
 
 
 def compile_block(
@@ -223,16 +261,19 @@ def compile_block(
 ) -> CompiledBlock:
     """Compile ``ops`` — (pc, spec, constant gas, next pc) in order — into a block function.
 
-    The last op may be a terminator (JUMP, JUMPI, MLOAD, MSTORE); otherwise the block falls
-    through to the last op's next pc.
+    The ops may span static jumps (spec ``("goto", dest)``: a JUMP whose destination is the
+    constant pushed just before it, a valid JUMPDEST, whose ops follow) and fall-throughs into
+    JUMPDESTs. The last op may be a JUMP or JUMPI; otherwise the block falls through to the
+    last op's next pc. The function returns the next pc, or ``-pc - 1`` to have the loop
+    interpret from `pc` (out of gas after a memory expansion, see :func:`_memory_op`).
     """
     gen = _Codegen()
-    gas = 0
+    gas = sum(cost for _, _, cost, _ in ops)
+    unspent = gas
     end = ops[-1][3]
     touches_memory = False
     tail: list[str] = []
     for _pc, spec, cost, _next in ops:
-        gas += cost
         kind = spec[0]
         if kind == "push":
             gen.constant(spec[2])
@@ -240,7 +281,7 @@ def compile_block(
             gen.dup(spec[1])
         elif kind == "swap":
             gen.swap(spec[1])
-        elif kind == "pop":
+        elif kind == "pop" or kind == "goto":
             gen.pop()
         elif kind == "jumpdest":
             pass
@@ -250,16 +291,20 @@ def compile_block(
             gen.apply(spec[1], [a, b], needs_c=False)
         elif kind == "unary":
             gen.apply(spec[1], [gen.pop()], needs_c="CDL" in spec[1])
-        elif kind in _TERMINATORS:
+        elif kind in ("mload", "mstore"):
+            touches_memory = True
+            _memory_op(gen, kind, _next, unspent - cost)
+        elif kind in ("jump", "jumpi"):
             tail = _terminate(gen, kind, end, jumpdests)
-            touches_memory = kind in ("mload", "mstore")
             break
         else:  # pragma: no cover - the caller passes only compilable specs
             raise ValueError(f"not compilable: {spec}")
+        unspent -= cost
     else:
         gen.materialize()
         tail = [f"return {end}"]
-    body = "\n    ".join(gen.lines + tail)
+    head = ["buf = c._memory._bytes"] if touches_memory else []
+    body = "\n    ".join(head + gen.lines + tail)
     source = f"def block(s, c):\n    {body}\n"
     scope: dict[str, Any] = {
         "M": _M, "H": _H, "J": jumpdests, "BAD_JUMP": bad_jump, "CDL": _calldataload,
@@ -271,35 +316,20 @@ def compile_block(
 
 
 def _terminate(gen: _Codegen, kind: str, end: int, jumpdests: frozenset[int]) -> list[str]:
-    """Pop the terminator's operands, materialize the stack, then emit its effect."""
+    """Pop the jump's operands, materialize the stack, then emit the jump."""
     if kind == "jump":
         dest = gen.pop()
         gen.materialize()
         _jump_to(gen, dest, jumpdests, "")
         return []
-    if kind == "jumpi":
-        dest = gen.pop()
-        cond = gen.pop()
-        gen.materialize()
-        if cond[1] is not None:
-            if cond[1]:
-                _jump_to(gen, dest, jumpdests, "")
-                return []
-            return [f"return {end}"]
-        gen.lines.append(f"if {cond[0]}:")
-        _jump_to(gen, dest, jumpdests, "    ")
-        return [f"return {end}"]
-    if kind == "mload":
-        offset = gen.pop()
-        gen.grow = max(gen.grow, len(gen.sym) - gen.taken + 1)
-        gen.materialize()
-        _memory_access(gen, offset[0])
-        gen.lines.append(f"s.append(FROM_BYTES(buf[{offset[0]}:{offset[0]} + 32], 'big'))")
-        return [f"return {end}"]
-    # mstore: offset on top, then the value
-    offset = gen.pop()
-    value = gen.pop()
+    dest = gen.pop()
+    cond = gen.pop()
     gen.materialize()
-    _memory_access(gen, offset[0])
-    gen.lines.append(f"buf[{offset[0]}:{offset[0]} + 32] = ({value[0]}).to_bytes(32, 'big')")
+    if cond[1] is not None:
+        if cond[1]:
+            _jump_to(gen, dest, jumpdests, "")
+            return []
+        return [f"return {end}"]
+    gen.lines.append(f"if {cond[0]}:")
+    _jump_to(gen, dest, jumpdests, "    ")
     return [f"return {end}"]

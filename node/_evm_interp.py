@@ -274,7 +274,10 @@ def table_for(opcodes: dict[int, Any]) -> OpTable:
     return cached[1]
 
 
-_TERMINATORS = frozenset({"jump", "jumpi", "mload", "mstore"})
+_TERMINATORS = frozenset({"jump", "jumpi"})
+#: how far one compiled block may follow static jumps and fall-throughs into JUMPDESTs
+_MAX_SEGMENTS = 8
+_MAX_OPS = 300
 _PAST_END = 34  # past the end: STOP (CodeStream.__iter__ yields STOP); a PUSH may jump 33 past
 
 
@@ -339,20 +342,45 @@ class Program:
             self.blocks[pc] = self._compile(pc)
 
     def _compile(self, leader: int) -> _Block:
+        """Compile the straight-line code from `leader`, following static jumps.
+
+        A JUMP whose destination is the constant PUSHed just before it, a valid JUMPDEST, and
+        a fall-through into a JUMPDEST continue the same block (up to a few segments, never
+        into a segment already in it): Solidity's internal calls and joins are such jumps.
+        """
         specs = self._table.specs
         code = self.code
         ops: list[tuple[int, tuple[Any, ...], int, int]] = []
+        segments = {leader}
         pc = leader
-        while pc == leader or not self.starts[pc]:
+        jumped = False
+
+        def can_follow(target: int) -> bool:
+            return target not in segments and len(segments) < _MAX_SEGMENTS and len(ops) < _MAX_OPS
+
+        while True:
             op = code[pc] if pc < len(code) else 0
             spec = specs[op]
-            if spec is None:  # pragma: no cover - a leader by construction
+            if spec is None:  # executed by py-evm: the block falls through to it
                 break
+            if pc != leader and self.starts[pc] and not jumped:
+                if spec[0] != "jumpdest" or not can_follow(pc):
+                    break
+                segments.add(pc)
+            jumped = False
             kind, cost, value, nxt = self.entries[pc]
             if kind == K_PUSH:
                 spec = (*spec, value)
             else:
                 nxt = pc + 1
+            if spec[0] == "jump" and ops and ops[-1][1][0] == "push":
+                dest = ops[-1][1][2]
+                if dest in self.jumpdests and can_follow(dest):
+                    ops.append((pc, ("goto", dest), cost, dest))
+                    segments.add(dest)
+                    pc = dest
+                    jumped = True
+                    continue
             ops.append((pc, spec, cost, nxt))
             pc = nxt
             if spec[0] in _TERMINATORS:
