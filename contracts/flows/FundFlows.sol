@@ -63,7 +63,7 @@ contract FundFlows is FundFlowsRules {
             bytes32 a = input.account;
             (uint256 slot, uint256 entry) = _find(table, a);
             if (entry == 0) {
-                e = Cached(a, false, _funds[a], _queues[a]);
+                e = Cached(a, false, _loadFunds(a), _loadQueue(a));
                 // Checked once per account and batch (nothing in a batch closes an account), so
                 // before the flow's own checks.
                 if (e.q.closed) revert FundFlowsAccountClosed(a);
@@ -90,8 +90,8 @@ contract FundFlows is FundFlowsRules {
                 e := entry
             }
             if (e.dirty) {
-                _funds[e.account] = e.f;
-                _queues[e.account] = e.q;
+                _storeFunds(e.account, e.f);
+                _storeQueue(e.account, e.q);
             }
         }
     }

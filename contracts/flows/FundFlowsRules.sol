@@ -73,7 +73,7 @@ abstract contract FundFlowsRules is FundFlowsStorage {
             }
             if (
                 r.cashShareAction != Action.Allow
-                    && amount * _WHOLE_BP > uint256(r.cashMaxShareBp) * _firstBucket(account_, q).amount
+                    && amount * _WHOLE_BP > uint256(r.cashMaxShareBp) * _firstBucketAmount(account_, q)
             ) _fire(j, _CASH_SHARE, r.cashShareAction);
         } else if (kind == FlowKind.OffPlatformPayment) {
             if (
