@@ -33,7 +33,7 @@ from .mempool import PendingTx
 from .seal import Sealer
 from .serialize import block_json, receipt_json, tx_json
 from .store import SideWrite, SqliteStore
-from .trie import install_fast_trie
+from .trie import install_fast_trie, install_node_cache
 
 __all__ = ["ChainCore", "SealResult", "CallRequest"]
 
@@ -87,6 +87,7 @@ class ChainCore:
         fast_evm: bool = True,
     ) -> None:
         install_fast_trie()
+        install_node_cache()
         self.lock = threading.RLock()
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -10,12 +10,16 @@ bottom-up in one pass.  The result (root and node map) is byte-identical to
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import rlp
 from eth.constants import BLANK_ROOT_HASH
 from eth_utils import keccak
+from trie.constants import BLANK_NODE, BLANK_NODE_HASH
+from trie.hexary import HexaryTrie
+from trie.utils.nodes import decode_node
 
-__all__ = ["ordered_trie_root_and_nodes", "install_fast_trie"]
+__all__ = ["ordered_trie_root_and_nodes", "install_fast_trie", "install_node_cache"]
 
 _Node = list[object]
 
@@ -103,3 +107,50 @@ def install_fast_trie() -> None:
     import eth.vm.base
 
     eth.vm.base.make_trie_root_and_nodes = _make_trie_root_and_nodes  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------------- decoded nodes
+
+#: decoded trie nodes by hash (content-addressed, so an entry never goes stale); private
+#: copies, never handed out
+_DECODED: dict[bytes, Any] = {}
+_DECODED_LIMIT = 20_000
+#: py-trie's own method (kept for tests that compare against it)
+PY_TRIE_GET_NODE = HexaryTrie.get_node
+
+
+def _copy_node(node: Any) -> Any:
+    """A fresh node: py-trie changes branch nodes (and inline children) in place."""
+    return [item if item.__class__ is bytes else _copy_node(item) for item in node]
+
+
+def _cached_get_node(self: Any, node_hash: Any) -> Any:
+    """``HexaryTrie.get_node`` that decodes each stored node once per process.
+
+    Same result as py-trie's: a node read by hash is the RLP decoding of the stored bytes; the
+    hash fixes those bytes, so the decoding is kept and a copy returned.
+    """
+    if node_hash == BLANK_NODE or node_hash == BLANK_NODE_HASH:
+        return BLANK_NODE
+    if len(node_hash) < 32:  # an inline node: nothing stored to read
+        return decode_node(node_hash)
+    node = _DECODED.get(node_hash)
+    if node is None:
+        node = decode_node(self.db[node_hash])
+        if node.__class__ is not list:  # pragma: no cover - every stored node is a list
+            return node
+        if len(_DECODED) >= _DECODED_LIMIT:
+            _DECODED.clear()
+        _DECODED[node_hash] = node
+    return _copy_node(node)
+
+
+def install_node_cache() -> None:
+    """Let every HexaryTrie in this process decode a stored node once (node process only).
+
+    Why: SLOADs that miss the block's caches, and the state-root computation at sealing,
+    walk storage tries; each step re-read and RLP-decoded a node (~70 µs per cold storage
+    read). The auditor's replay refuses to run in a process with this installed (it checks
+    that ``HexaryTrie.get_node`` is py-trie's).
+    """
+    HexaryTrie.get_node = _cached_get_node  # type: ignore[method-assign]

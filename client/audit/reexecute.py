@@ -35,6 +35,7 @@ from eth.constants import MAX_UNCLES
 from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth_typing import Address
 from eth_utils import ValidationError, decode_hex, encode_hex, keccak
+from trie.hexary import HexaryTrie
 
 from client.audit._trie import ordered_trie_root
 from client.audit.errors import AuditError
@@ -77,9 +78,10 @@ class BlockOutcome:
 def require_pyevm_trie() -> None:
     """Refuse to run in a process where the node's fast trie patch replaced py-evm's."""
     if eth.vm.base.make_trie_root_and_nodes is not (  # type: ignore[attr-defined]
-            eth.db.trie.make_trie_root_and_nodes):
+            eth.db.trie.make_trie_root_and_nodes) or HexaryTrie.get_node.__module__ != "trie.hexary":
         raise AuditError(
-            "py-evm's trie builder is patched in this process (node.trie.install_fast_trie); "
+            "py-evm's trie code is patched in this process (node.trie.install_fast_trie / "
+            "install_node_cache); "
             "run the replay in a process that does not host a node")
 
 
