@@ -20,7 +20,7 @@ def test_replay_refuses_a_process_with_the_node_fast_trie_patch(monkeypatch: Any
 
     require_pyevm_trie()  # unpatched: fine
     monkeypatch.setattr(eth.vm.base, "make_trie_root_and_nodes", trie._make_trie_root_and_nodes)
-    with pytest.raises(AuditError, match="trie builder is patched"):
+    with pytest.raises(AuditError, match="trie code is patched"):
         require_pyevm_trie()
 
 
