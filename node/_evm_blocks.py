@@ -114,7 +114,7 @@ class CompiledBlock:
     gas: int  # constant gas of every opcode in the block
     lowest: int  # the stack must hold at least this many items on entry
     highest: int  # and at most this many (so that no push exceeds 1024)
-    touches_memory: bool  # ends with MLOAD/MSTORE: the gas meter must be current
+    touches_memory: bool  # has MLOAD/MSTORE: the gas meter must be current when it runs
     source: str = field(repr=False)
 
 
