@@ -1,8 +1,15 @@
 """Chain core: the only code that touches py-evm, always under one lock.
 
 Why one lock: py-evm objects are not thread-safe and the store's pending overlay belongs
-to the block being built; building + committing a block and every state read happen
+to the block being built; building a block, committing it and every state read happen
 while holding :attr:`ChainCore.lock`, so readers never observe a half-built block.
+
+Why two phases (:meth:`ChainCore.build_block` then :meth:`ChainCore.commit_draft`): the solo
+sealer builds and commits in one go, but a CometBFT application executes a block in
+FinalizeBlock and persists it only at Commit. The core knows neither: it executes what it is
+given at the time and coinbase it is given, and makes a draft durable when told to. Between
+the phases the draft lives in the store's pending overlay; state reads keep using the
+published head (content-addressed trie nodes make the overlay invisible to them).
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +26,7 @@ from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
-from eth_utils import ValidationError, encode_hex, to_canonical_address, to_checksum_address
+from eth_utils import ValidationError, encode_hex, to_checksum_address
 
 from .errors import ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
@@ -30,16 +37,48 @@ from .evm import (
 )
 from .fastevm import fast_chain_class
 from .mempool import PendingTx
-from .seal import Sealer
 from .serialize import block_json, receipt_json, tx_json
 from .store import SideWrite, SqliteStore
 from .trie import install_fast_trie, install_node_cache
 
-__all__ = ["ChainCore", "SealResult", "CallRequest"]
+__all__ = ["BlockDraft", "ChainCore", "SealResult", "CallRequest", "BlockSeal"]
 
 log = logging.getLogger("coledger.node.core")
 
 ZERO_ADDRESS = b"\x00" * 20
+
+
+@dataclass(frozen=True)
+class BlockSeal:
+    """A solo validator's signature over a block hash, stored beside the block."""
+
+    signer: str
+    signature: bytes
+
+
+@dataclass
+class BlockDraft:
+    """A block executed into the store's pending overlay, not yet durable.
+
+    ``dropped``: transactions invalid at execution (py-evm refused them); ``deferred``: not
+    executed because the block's gas or an earlier excluded nonce of the same sender stopped
+    them (a mempool may retry those in a later block).
+    """
+
+    block: BlockAPI
+    txs: list[SignedTransactionAPI]
+    senders: list[bytes]
+    receipts: list[Any]
+    dropped: list[tuple[bytes, str]] = field(default_factory=list)
+    deferred: list[tuple[bytes, str]] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        return int(self.block.number)
+
+    @property
+    def header(self) -> BlockHeaderAPI:
+        return self.block.header
 
 
 @dataclass
@@ -75,14 +114,13 @@ class _BadTransaction(NodeError):
 
 
 class ChainCore:
-    """Owns the store, the py-evm chain, the head and the dev clock."""
+    """Owns the store, the py-evm chain and the published head."""
 
     def __init__(
         self,
         data_dir: Path,
         chain_id: int,
         gas_limit: int,
-        sealer: Sealer,
         alloc: dict[str, dict[str, Any]] | None = None,
         fast_evm: bool = True,
     ) -> None:
@@ -93,8 +131,6 @@ class ChainCore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.chain_id = chain_id
         self.gas_limit = gas_limit
-        self.sealer = sealer
-        self.coinbase = to_canonical_address(sealer.address)
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
         self.store = SqliteStore(self.data_dir / "chain.sqlite")
         # the node executes with the fast opcode loop; the auditor replays with chain_class
@@ -107,8 +143,7 @@ class ChainCore:
         stored = self.store.get_meta("genesis_hash")
         if stored != encode_hex(self.chain.get_canonical_block_header_by_number(0).hash):
             raise StoreError("genesis hash in meta does not match the stored chain")
-        self.time_offset = int(self.store.get_meta("time_offset") or 0)
-        self.next_timestamp: int | None = None
+        self._draft: BlockDraft | None = None
         self._nonces: dict[bytes, int] = {}
 
     # ---- genesis ----------------------------------------------------------------
@@ -117,38 +152,13 @@ class ChainCore:
             self._db, genesis_header_params(self.genesis), genesis_state(self.genesis)
         )
         block = chain.get_canonical_block_by_number(0)
-        rows = self._block_rows(block, [], [], [], b"")
+        rows = self._block_rows(block, [], [], [], None)
         rows.append(SqliteStore.meta_write({
             "genesis_hash": encode_hex(block.hash),
             "genesis": self.genesis.to_json(),
             "chain_id": str(self.chain_id),
         }))
         self.store.commit_block(rows)
-
-    # ---- clock ------------------------------------------------------------------
-    def now(self) -> int:
-        """Wall clock plus the persisted dev offset."""
-        return int(time.time()) + self.time_offset
-
-    def increase_time(self, seconds: int) -> int:
-        """Move chain time `seconds` past the head block's time (not merely past the clock).
-
-        Blocks sealed faster than one a second run ahead of the wall clock (each timestamp is at
-        least its parent's + 1), so the offset first catches up with the head, then advances.
-        """
-        with self.lock:
-            behind_head = self.head.timestamp - int(time.time())
-            self.time_offset = max(self.time_offset, behind_head) + seconds
-            self.store.set_meta({"time_offset": str(self.time_offset)})
-            return self.time_offset
-
-    def set_next_timestamp(self, ts: int) -> None:
-        with self.lock:
-            if ts <= self.head.timestamp:
-                raise InvalidParamsError(
-                    f"timestamp {ts} must be greater than the head block's {self.head.timestamp}"
-                )
-            self.next_timestamp = ts
 
     # ---- state reads ------------------------------------------------------------
     def header_at(self, number: int | None) -> BlockHeaderAPI:
@@ -247,63 +257,124 @@ class ChainCore:
             return hi
 
     # ---- block production ---------------------------------------------------------
-    def _timestamp_for_next(self) -> int:
-        parent_ts = self.head.timestamp
-        if self.next_timestamp is not None:
-            return max(self.next_timestamp, parent_ts + 1)
-        return max(self.now(), parent_ts + 1)
+    @property
+    def has_draft(self) -> bool:
+        """True between :meth:`build_block` and :meth:`commit_draft` / :meth:`abandon_draft`."""
+        return self._draft is not None
 
-    def seal_block(self, candidates: list[PendingTx], allow_empty: bool) -> SealResult | None:
-        """Build, seal and durably commit one block from ``candidates``.
+    def build_block(
+        self,
+        candidates: Sequence[PendingTx],
+        timestamp: int,
+        coinbase: bytes,
+        allow_empty: bool,
+    ) -> BlockDraft | None:
+        """Execute ``candidates`` in order into a draft block on top of the head.
 
-        Invalid transactions are dropped (reported in ``dropped``) and never crash the
-        sealer.  Returns None if nothing was sealed (no valid tx and not allow_empty).
+        Deterministic in its inputs (head state, candidates, timestamp, coinbase): every
+        validator of a network builds the same block. Invalid transactions never crash the
+        build; they are reported in the draft. Returns None (and leaves no draft) when nothing
+        was executable and ``allow_empty`` is false.
         """
         with self.lock:
+            if self._draft is not None:
+                raise NodeError(f"block {self._draft.number} is still a draft: commit or abandon it")
             dropped: list[tuple[bytes, str]] = []
             remaining = list(candidates)
             for _attempt in range(len(candidates) + 2):
                 try:
-                    result = self._build_and_commit(remaining, dropped, allow_empty)
+                    draft = self._execute_block(remaining, dropped, timestamp, coinbase)
                 except _BadTransaction as bad:
-                    self.store.discard()
-                    self.chain = self._chain_cls(self._db)
+                    self._reset_overlay()
                     log.warning("dropping transaction %s: %s", encode_hex(bad.tx_hash), bad.reason)
                     dropped.append((bad.tx_hash, bad.reason))
                     remaining = [p for p in remaining if p.hash != bad.tx_hash]
                     continue
                 except BaseException:
-                    self.store.discard()
-                    self.chain = self._chain_cls(self._db)
+                    self._reset_overlay()
                     raise
-                return result
+                if not draft.txs and not allow_empty:
+                    self._reset_overlay()
+                    return None
+                self._draft = draft
+                return draft
             raise NodeError("block build did not converge")
 
-    def _build_and_commit(
-        self, candidates: list[PendingTx], dropped: list[tuple[bytes, str]], allow_empty: bool
-    ) -> SealResult | None:
+    def commit_draft(
+        self, seal: BlockSeal | None = None, meta: dict[str, str] | None = None
+    ) -> SealResult:
+        """Make the draft durable (one SQLite transaction with its rows and ``meta``), then
+        publish it as the head. On a failed commit the draft is gone and the head unchanged."""
+        with self.lock:
+            draft = self._draft
+            if draft is None:
+                raise NodeError("no draft block to commit")
+            self._draft = None
+            block = draft.block
+            try:
+                rows = self._block_rows(block, draft.txs, draft.senders, draft.receipts, seal)
+                rows.append(SqliteStore.meta_write({"head": str(block.number), **(meta or {})}))
+                self.store.commit_block(rows)
+            except BaseException:
+                self._reset_overlay()
+                raise
+            # durable from here on: publish
+            self.head = block.header
+            self.chain.header = self.chain.create_header_from_parent(block.header)
+            result = SealResult(number=block.number, block_hash=block.hash,
+                                dropped=list(draft.dropped))
+            result.included = [tx.hash for tx in draft.txs]
+            for tx, sender in zip(draft.txs, draft.senders, strict=True):
+                result.new_nonces[sender] = tx.nonce + 1
+            for receipt in draft.receipts:
+                for lg in receipt.logs:
+                    result.log_addresses.add(lg.address)
+            self._nonces.update(result.new_nonces)
+            return result
+
+    def abandon_draft(self) -> None:
+        """Forget the draft (its writes are only in the overlay); the head is unchanged."""
+        with self.lock:
+            if self._draft is not None:
+                self._draft = None
+                self._reset_overlay()
+
+    def _reset_overlay(self) -> None:
+        self.store.discard()
+        self.chain = self._chain_cls(self._db)
+
+    def _execute_block(
+        self, candidates: list[PendingTx], dropped: list[tuple[bytes, str]], timestamp: int,
+        coinbase: bytes,
+    ) -> BlockDraft:
         parent = self.head
         header = self.chain.create_header_from_parent(
-            parent, timestamp=self._timestamp_for_next(), coinbase=self.coinbase
+            parent, timestamp=max(timestamp, parent.timestamp + 1), coinbase=coinbase
         )
         vm = self.chain.get_vm(header)
         txs: list[SignedTransactionAPI] = []
         senders: list[bytes] = []
         receipts = []
-        blocked: set[bytes] = set()
+        deferred: list[tuple[bytes, str]] = []
+        blocked: dict[bytes, str] = {}
         result_header = header
         for ptx in candidates:
             if ptx.sender in blocked:
+                deferred.append((ptx.hash, blocked[ptx.sender]))
                 continue
             tx = ptx.tx
             if result_header.gas_used + tx.gas > result_header.gas_limit:
-                blocked.add(ptx.sender)  # later nonces of this sender cannot go either
+                # later nonces of this sender cannot go either
+                why = (f"transaction gas {tx.gas} does not fit the block "
+                       f"({result_header.gas_used} of {result_header.gas_limit} used)")
+                blocked[ptx.sender] = f"an earlier transaction of the sender was left out: {why}"
+                deferred.append((ptx.hash, why))
                 continue
             try:
                 receipt, _comp = vm.apply_transaction(result_header, tx)
             except ValidationError as exc:
                 dropped.append((ptx.hash, str(exc)))
-                blocked.add(ptx.sender)
+                blocked[ptx.sender] = f"an earlier transaction of the sender was invalid: {exc}"
                 continue
             except Exception as exc:  # unexpected: state may be dirty -> rebuild
                 raise _BadTransaction(ptx.hash, f"{type(exc).__name__}: {exc}") from exc
@@ -312,32 +383,13 @@ class ChainCore:
             txs.append(tx)
             senders.append(ptx.sender)
             receipts.append(receipt)
-        if not txs and not allow_empty:
-            self.store.discard()
-            return None
         block = vm.set_block_transactions_and_withdrawals(
             vm.get_block(), result_header, txs, receipts
         )
         block = vm.mine_block(block).block
         self.chain.validate_block(block)  # header vs parent: gas, base fee, time
         self.chain.chaindb.persist_block(block)
-        signature = self.sealer.sign(block.hash)
-        rows = self._block_rows(block, txs, senders, receipts, signature)
-        rows.append(SqliteStore.meta_write({"head": str(block.number)}))
-        self.store.commit_block(rows)
-        # durable from here on: publish
-        self.head = block.header
-        self.chain.header = self.chain.create_header_from_parent(block.header)
-        self.next_timestamp = None
-        result = SealResult(number=block.number, block_hash=block.hash, dropped=dropped)
-        result.included = [tx.hash for tx in txs]
-        for tx, sender in zip(txs, senders, strict=True):
-            result.new_nonces[sender] = tx.nonce + 1
-        for receipt in receipts:
-            for lg in receipt.logs:
-                result.log_addresses.add(lg.address)
-        self._nonces.update(result.new_nonces)
-        return result
+        return BlockDraft(block, txs, senders, receipts, list(dropped), deferred)
 
     def _block_rows(
         self,
@@ -345,7 +397,7 @@ class ChainCore:
         txs: list[SignedTransactionAPI],
         senders: list[bytes],
         receipts: list[Any],
-        signature: bytes,
+        seal: BlockSeal | None,
     ) -> list[SideWrite]:
         number, bhash = block.number, block.hash
         tx_rows = []
@@ -376,9 +428,9 @@ class ChainCore:
             rows.append(("INSERT OR REPLACE INTO logs (block_number, log_index, address, topic0,"
                          " topic1, topic2, topic3, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          log_rows))
-        if signature:
+        if seal is not None:
             rows.append(("INSERT OR REPLACE INTO seals (number, hash, signer, signature) "
-                         "VALUES (?, ?, ?, ?)", [(number, bhash, self.sealer.address, signature)]))
+                         "VALUES (?, ?, ?, ?)", [(number, bhash, seal.signer, seal.signature)]))
         return rows
 
     def close(self) -> None:

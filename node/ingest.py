@@ -1,8 +1,9 @@
-"""Turn a raw signed transaction into an admitted mempool entry, or say exactly why not.
+"""Turn a raw signed transaction into an admitted, decoded transaction, or say exactly why not.
 
 Checks, cheapest first: RLP/typed-envelope decoding, chain id (legacy transactions
 without EIP-155 replay protection are refused), signature, gas bounds, admission
-(Consortium), nonce rules, balance (only when the transaction costs something).
+(Consortium), balance (only when the transaction costs something). Nonce rules belong to
+whoever queues the transaction: the solo mempool or the CometBFT application's CheckTx.
 """
 
 from __future__ import annotations
@@ -13,33 +14,31 @@ from eth_utils import to_checksum_address
 
 from .errors import TransactionRejectedError
 from .evm import ColedgerVM
-from .mempool import Mempool, PendingTx
+from .mempool import PendingTx
 
 if TYPE_CHECKING:
     from .admission import Admission
     from .core import ChainCore
 
-__all__ = ["TransactionIngest"]
+__all__ = ["TransactionValidator"]
 
 _SUPPORTED_TYPES = {None, 1, 2}
 
 
-class TransactionIngest:
-    """Validates raw transactions and queues them; one instance per node."""
+class TransactionValidator:
+    """Validates raw transactions against head state; one instance per node."""
 
     def __init__(
-        self, core: ChainCore, mempool: Mempool, admission: Admission, chain_id: int,
-        gas_limit: int,
+        self, core: ChainCore, admission: Admission, chain_id: int, gas_limit: int,
     ) -> None:
         self._core = core
-        self._mempool = mempool
         self._admission = admission
         self._chain_id = chain_id
         self._gas_limit = gas_limit
         self._builder = ColedgerVM.get_transaction_builder()
 
-    def submit(self, raw: bytes) -> bytes:
-        """Validate and queue ``raw``; returns the transaction hash."""
+    def validate(self, raw: bytes) -> PendingTx:
+        """Decode and check ``raw``; the transaction with its recovered sender and hash."""
         if not raw:
             raise TransactionRejectedError("invalid transaction: empty payload")
         try:
@@ -93,7 +92,4 @@ class TransactionIngest:
                     f"insufficient funds for gas * price + value: sender "
                     f"{to_checksum_address(sender)} has {balance}, needs {cost}"
                 )
-        state_nonce = self._core.state_nonce(sender)
-        ptx = PendingTx(tx=tx, sender=sender, hash=tx.hash)
-        self._mempool.add(ptx, state_nonce)
-        return ptx.hash
+        return PendingTx(tx=tx, sender=sender, hash=tx.hash)

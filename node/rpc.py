@@ -25,7 +25,6 @@ from .errors import (
     MethodNotFoundError,
     ParseError,
     RpcError,
-    TimeTravelDisabledError,
     TransactionRejectedError,
 )
 from .serialize import hexint, tx_json
@@ -218,13 +217,13 @@ class Dispatcher:
         return True
 
     def _rpc_net_peerCount(self, params: Any) -> str:
-        return "0x0"
+        return hexint(self.node.producer.peer_count())
 
     def _rpc_web3_clientVersion(self, params: Any) -> str:
         return CLIENT_VERSION
 
-    def _rpc_eth_syncing(self, params: Any) -> bool:
-        return False
+    def _rpc_eth_syncing(self, params: Any) -> Any:
+        return self.node.producer.syncing()
 
     def _rpc_eth_mining(self, params: Any) -> bool:
         return True
@@ -233,7 +232,7 @@ class Dispatcher:
         return []
 
     def _rpc_eth_coinbase(self, params: Any) -> str:
-        return self.core.sealer.address
+        return self.node.producer.coinbase
 
     def _rpc_eth_gasPrice(self, params: Any) -> str:
         return "0x0"
@@ -316,7 +315,7 @@ class Dispatcher:
             if not self._published(tx["blockNumber"]):  # committed, not yet the head: still pending
                 tx.update(blockHash=None, blockNumber=None, transactionIndex=None)
             return tx
-        ptx = self.node.mempool.get(tx_hash)
+        ptx = self.node.producer.pending_transaction(tx_hash)
         if ptx is not None:
             return tx_json(ptx.tx, ptx.sender, None, None, None)
         return None
@@ -335,7 +334,7 @@ class Dispatcher:
         addr_p, tag = _params(params, 1, 2, "eth_getTransactionCount")
         addr = _address(addr_p)
         if tag == "pending":
-            return hexint(self.node.mempool.pending_nonce(addr, self.core.state_nonce(addr)))
+            return hexint(self.node.producer.pending_nonce(addr))
         n = self._state_block(tag)
         if n is None:
             return hexint(self.core.state_nonce(addr))
@@ -345,9 +344,7 @@ class Dispatcher:
     def _rpc_eth_sendRawTransaction(self, params: Any) -> str:
         (raw_p,) = _params(params, 1, 1, "eth_sendRawTransaction")
         raw = _data(raw_p, "raw transaction")
-        tx_hash = self.node.ingest.submit(raw)
-        self.node.notify_pending()
-        return encode_hex(tx_hash)
+        return encode_hex(self.node.producer.submit(raw))
 
     def _rpc_eth_sendTransaction(self, params: Any) -> Any:
         raise TransactionRejectedError(
@@ -502,33 +499,29 @@ class Dispatcher:
             raise InvalidParamsError(f"filter {fid} is not a log filter")
         return self._query_logs(f["crit"])
 
-    # ---- dev time controls ---------------------------------------------------------
-    def _dev(self, method: str) -> None:
-        if not self.config.allow_time_travel:
-            raise TimeTravelDisabledError(
-                f"{method} is disabled: start the node with allow_time_travel "
-                f"(--allow-time-travel) to use dev time controls"
-            )
-
+    # ---- dev time controls (the producer says whether they exist) --------------------
     def _rpc_evm_increaseTime(self, params: Any) -> int:
-        self._dev("evm_increaseTime")
         (secs,) = _params(params, 1, 1, "evm_increaseTime")
         seconds = secs if isinstance(secs, int) and not isinstance(secs, bool) else \
             _quantity(secs, "seconds")
         if seconds < 0:
             raise InvalidParamsError("evm_increaseTime: seconds must be >= 0")
-        return self.core.increase_time(seconds)
+        return self.node.producer.increase_time(seconds)
 
     def _rpc_evm_setNextBlockTimestamp(self, params: Any) -> bool:
-        self._dev("evm_setNextBlockTimestamp")
         (ts,) = _params(params, 1, 1, "evm_setNextBlockTimestamp")
-        self.core.set_next_timestamp(_quantity(ts, "timestamp"))
+        self.node.producer.set_next_timestamp(_quantity(ts, "timestamp"))
         return True
 
     def _rpc_evm_mine(self, params: Any) -> str:
-        self._dev("evm_mine")
-        result = self.node.seal_now(allow_empty=True)
-        return hexint(result.number) if result is not None else "0x0"
+        number = self.node.producer.mine()
+        return hexint(number) if number is not None else "0x0"
+
+    # ---- node identity ---------------------------------------------------------------
+    def _rpc_coledger_nodeInfo(self, params: Any) -> dict[str, Any]:
+        """How this node produces blocks (solo sealer or CometBFT validator) and its chain."""
+        return {"chainId": hexint(self.config.chain_id), "clientVersion": CLIENT_VERSION,
+                **self.node.producer.info()}
 
 
 def _error(rid: Any, exc: RpcError) -> dict[str, Any]:

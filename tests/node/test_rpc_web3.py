@@ -60,7 +60,7 @@ def test_deploy_call_and_send_update_state_and_emit_logs(node_handle: Any, deplo
     block = w3.eth.get_block(receipt["blockNumber"], full_transactions=True)
     assert block["transactions"][0]["hash"] == receipt["transactionHash"]
     assert block["baseFeePerGas"] == 0
-    assert block["miner"] == to_checksum_address(node_handle.node.core.sealer.address)
+    assert block["miner"] == to_checksum_address(node_handle.node.producer.coinbase)
     assert w3.eth.get_block(receipt["blockNumber"])["transactions"][0] == receipt["transactionHash"]
     tx = w3.eth.get_transaction(receipt["transactionHash"])
     assert tx["from"] == boot.address and tx["blockNumber"] == receipt["blockNumber"]
