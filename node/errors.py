@@ -81,6 +81,8 @@ class TransactionRejectedError(RpcError):
     """A raw transaction was refused before entering the mempool (geth uses -32000)."""
 
     code = -32000
+    #: stable kind number (see the subclasses at the end of this module); 0 = unspecified
+    reason: int = 0
 
 
 class LimitExceededError(RpcError):
@@ -93,6 +95,7 @@ class AdmissionDeniedError(RpcError):
     """The Consortium (or the bootstrap rule) does not allow this sender to transact."""
 
     code = -32003
+    reason: int = 5
 
 
 class ExecutionRevertedError(RpcError):
@@ -105,3 +108,69 @@ class TimeTravelDisabledError(RpcError):
     """A dev time-control method was called on a node started without allow_time_travel."""
 
     code = -32601
+
+
+# ---- why a transaction was refused: one class per kind ---------------------------------
+# Each kind has a stable small number (``reason``): CometBFT's CheckTx and FinalizeBlock report
+# it as the transaction's result code (part of the consensus-hashed results, so it must never
+# change meaning), and a validator's JSON-RPC turns it back into the same error class.
+
+
+class TransactionEncodingError(TransactionRejectedError):
+    """Not a decodable signed transaction of a supported type."""
+
+    reason = 1
+
+
+class WrongChainIdError(TransactionRejectedError):
+    """Signed for another chain (or without EIP-155 replay protection)."""
+
+    reason = 2
+
+
+class InvalidSignatureError(TransactionRejectedError):
+    """The signature is malformed or does not recover a sender."""
+
+    reason = 3
+
+
+class TransactionGasError(TransactionRejectedError):
+    """Gas below the intrinsic cost or above the block gas limit."""
+
+    reason = 4
+
+
+class InsufficientFundsError(TransactionRejectedError):
+    """The sender cannot pay gas * price + value."""
+
+    reason = 6
+
+
+class NonceTooLowError(TransactionRejectedError):
+    """The nonce was already used (or is already pending: no replacement)."""
+
+    reason = 7
+
+
+class NonceTooHighError(TransactionRejectedError):
+    """The nonce leaves a gap after the sender's next expected nonce."""
+
+    reason = 8
+
+
+class AlreadyKnownError(TransactionRejectedError):
+    """This exact transaction is already pending."""
+
+    reason = 9
+
+
+class PoolFullError(TransactionRejectedError):
+    """The pending pool is full; retry later."""
+
+    reason = 10
+
+__all__ += [
+    "TransactionEncodingError", "WrongChainIdError", "InvalidSignatureError", "TransactionGasError",
+    "InsufficientFundsError", "NonceTooLowError", "NonceTooHighError", "AlreadyKnownError",
+    "PoolFullError",
+]

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 
 from eth_utils import to_checksum_address
 
-from .errors import TransactionRejectedError
+from .errors import (
+    InsufficientFundsError,
+    InvalidSignatureError,
+    TransactionEncodingError,
+    TransactionGasError,
+    WrongChainIdError,
+)
 from .evm import ColedgerVM
 from .mempool import PendingTx
 
@@ -39,22 +45,28 @@ class TransactionValidator:
 
     def validate(self, raw: bytes) -> PendingTx:
         """Decode and check ``raw``; the transaction with its recovered sender and hash."""
+        ptx = self.decode(raw)
+        self.admit(ptx)
+        return ptx
+
+    def decode(self, raw: bytes) -> PendingTx:
+        """The checks that depend on the bytes alone (a result that may be cached by hash)."""
         if not raw:
-            raise TransactionRejectedError("invalid transaction: empty payload")
+            raise TransactionEncodingError("invalid transaction: empty payload")
         try:
             tx = self._builder.decode(raw)
         except Exception as exc:
-            raise TransactionRejectedError(
+            raise TransactionEncodingError(
                 f"invalid transaction encoding (bad RLP or unknown type): {exc}"
             ) from exc
         type_id = tx.type_id
         if type_id not in _SUPPORTED_TYPES:
-            raise TransactionRejectedError(
+            raise TransactionEncodingError(
                 f"transaction type {type_id} is not supported (use legacy, 1 or 2)"
             )
         if type_id is None:
             if tx.v in (27, 28):
-                raise TransactionRejectedError(
+                raise WrongChainIdError(
                     "legacy transaction without EIP-155 replay protection refused: "
                     f"sign with chain id {self._chain_id}"
                 )
@@ -62,7 +74,7 @@ class TransactionValidator:
         else:
             chain_id = tx.chain_id
         if chain_id != self._chain_id:
-            raise TransactionRejectedError(
+            raise WrongChainIdError(
                 f"wrong chain id: transaction is for chain {chain_id}, "
                 f"this node is chain {self._chain_id}"
             )
@@ -70,26 +82,30 @@ class TransactionValidator:
             tx.validate()  # field ranges incl. signature r/s bounds (no recovery)
             sender = tx.sender  # one recovery (coincurve via eth_keys)
         except Exception as exc:
-            raise TransactionRejectedError(f"invalid signature: {exc}") from exc
+            raise InvalidSignatureError(f"invalid signature: {exc}") from exc
         if tx.gas > self._gas_limit:
-            raise TransactionRejectedError(
+            raise TransactionGasError(
                 f"exceeds block gas limit: transaction gas {tx.gas} > block gas limit "
                 f"{self._gas_limit}"
             )
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
-            raise TransactionRejectedError(
+            raise TransactionGasError(
                 f"intrinsic gas too low: transaction gas {tx.gas} < intrinsic gas {intrinsic}"
             )
-        price = int(tx.gas_price if type_id in (None, 1) else tx.max_fee_per_gas)
+        return PendingTx(tx=tx, sender=sender, hash=tx.hash)
+
+    def admit(self, ptx: PendingTx) -> None:
+        """The checks that depend on head state: admission by the Consortium, then funds."""
+        tx, sender = ptx.tx, ptx.sender
+        price = int(tx.gas_price if tx.type_id in (None, 1) else tx.max_fee_per_gas)
         self._admission.check(sender, tx.to or None, int(tx.value), price, int(tx.gas),
                               bytes(tx.data))
         cost = price * tx.gas + tx.value
         if cost:
             balance = self._core.balance(sender)
             if balance < cost:
-                raise TransactionRejectedError(
+                raise InsufficientFundsError(
                     f"insufficient funds for gas * price + value: sender "
                     f"{to_checksum_address(sender)} has {balance}, needs {cost}"
                 )
-        return PendingTx(tx=tx, sender=sender, hash=tx.hash)

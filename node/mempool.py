@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from eth.abc import SignedTransactionAPI
 from eth_utils import to_checksum_address
 
-from .errors import TransactionRejectedError
+from .errors import AlreadyKnownError, NonceTooHighError, NonceTooLowError, PoolFullError
 
 __all__ = ["PendingTx", "Mempool"]
 
@@ -69,18 +69,18 @@ class Mempool:
         who = to_checksum_address(ptx.sender)
         with self._lock:
             if ptx.hash in self._by_hash:
-                raise TransactionRejectedError(
+                raise AlreadyKnownError(
                     f"already known: transaction {'0x' + ptx.hash.hex()} is already pending"
                 )
             nonce = ptx.nonce
             if nonce < state_nonce:
-                raise TransactionRejectedError(
+                raise NonceTooLowError(
                     f"nonce too low: sender {who} has nonce {state_nonce}, "
                     f"transaction has {nonce}"
                 )
             queue = self._by_sender.setdefault(ptx.sender, {})
             if nonce in queue:
-                raise TransactionRejectedError(
+                raise NonceTooLowError(
                     f"nonce too low: nonce {nonce} of sender {who} is already pending "
                     f"(replacement is not supported)"
                 )
@@ -88,14 +88,14 @@ class Mempool:
             if nonce > expected + self.max_nonce_gap:
                 if not queue:
                     del self._by_sender[ptx.sender]
-                raise TransactionRejectedError(
+                raise NonceTooHighError(
                     f"nonce too high: sender {who} next expected nonce {expected}, "
                     f"transaction has {nonce} (max gap {self.max_nonce_gap})"
                 )
             if len(self._by_hash) >= self.limit:
                 if not queue:
                     del self._by_sender[ptx.sender]
-                raise TransactionRejectedError(
+                raise PoolFullError(
                     f"mempool full: {self.limit} transactions pending, retry later"
                 )
             ptx.seq = next(self._seq)
