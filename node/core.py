@@ -227,7 +227,14 @@ class ChainCore:
         return bytes(comp.output)
 
     def static_call(self, to: bytes, data: bytes, gas: int = 5_000_000) -> tuple[bool, bytes]:
-        """Call from address zero on head state; (success, output). Used by admission."""
+        """Call from address zero on head state; (success, output). Used by admission.
+
+        ``gas`` is for execution: the calldata's intrinsic cost is added on top, so that the
+        answer never depends on the payload's size (admission of a large-calldata transaction
+        must be the same whether or not a cached decision exists -- on a network, every
+        validator must decide alike)."""
+        zeros = data.count(0)
+        gas += 21_000 + 4 * zeros + 16 * (len(data) - zeros)
         with self.lock:
             comp = self._execute(CallRequest(ZERO_ADDRESS, to, 0, data, gas), gas, self.head)
         return (not comp.is_error, bytes(comp.output))
