@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils import decode_hex, encode_hex, to_checksum_address
 
+from ._guard import MAX_JSON_DEPTH, json_too_deep
 from .core import ZERO_ADDRESS, CallRequest
 from .errors import (
     InternalRpcError,
@@ -108,10 +109,16 @@ class Dispatcher:
     # ---- envelope ---------------------------------------------------------------
     def handle_body(self, body: bytes) -> Any:
         """Decode a request body and return the response value (None = no response)."""
+        if json_too_deep(body):  # before the recursive C decoder sees it (issue 12, defect 1)
+            return _error(None, ParseError(
+                f"parse error: JSON nesting deeper than {MAX_JSON_DEPTH} levels"))
         try:
             request = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             return _error(None, ParseError(f"parse error: request body is not JSON ({exc})"))
+        except (ValueError, UnicodeDecodeError):  # e.g. an integer literal of 5,000 digits
+            return _error(None, ParseError(
+                "parse error: request body is not JSON (bad encoding or a number too long)"))
         if isinstance(request, list):
             if not request:
                 return _error(None, InvalidRequestError("invalid request: empty batch"))

@@ -1,0 +1,131 @@
+"""The node's front door against hostile input (issue 12): a depth bomb, internal error text,
+a leak of files per connection, slow and excess clients. The node runs as a process where a
+crash or a file-descriptor leak is what is being tested.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from eth_account import Account
+
+from tests.conftest import free_port, start_embedded_node, wait_for_rpc
+
+
+@dataclass
+class NodeProcess:
+    proc: subprocess.Popen[bytes]
+    url: str
+    port: int
+
+    def post(self, body: bytes) -> Any:
+        resp = requests.post(self.url, data=body, headers={"Content-Type": "application/json"},
+                             timeout=60)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        return self.post(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                                     "params": params or []}).encode())
+
+    def assert_alive(self) -> None:
+        assert self.proc.poll() is None, self.proc.stderr.read().decode()  # type: ignore[union-attr]
+        assert self.call("eth_chainId")["result"] == "0x539"
+
+    def open_files(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+
+@pytest.fixture(scope="module")
+def node_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    data_dir = tmp_path_factory.mktemp("front-door") / "chain"
+    port = free_port()
+    proc = start_embedded_node(data_dir, Account.create().address, bytes.fromhex("33" * 32), port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_rpc(url, proc)
+        yield NodeProcess(proc, url, port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---- defect 1: nesting depth ------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [b"[" * 80_000, b'{"a":' * 80_000, b"[" * 200 + b"]" * 200,
+                                  b'[{"jsonrpc":"2.0","id":1,"method":"eth_call","params":'
+                                  + b"[" * 80_000])
+def test_deeply_nested_body_is_refused_as_parse_error_and_node_survives(
+        node_proc: NodeProcess, body: bytes) -> None:
+    out = node_proc.post(body)
+    assert out["error"]["code"] == -32700
+    assert out["error"]["message"] == "parse error: JSON nesting deeper than 128 levels"
+    assert out["id"] is None
+    node_proc.assert_alive()
+
+
+def test_nesting_within_the_limit_is_parsed_normally(node_proc: NodeProcess) -> None:
+    nested = json.loads("[" * 120 + "]" * 120)
+    out = node_proc.call("eth_getBalance", [nested, "latest"])
+    assert out["error"]["code"] == -32602  # parsed, then refused as params: not a parse error
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(node_proc: NodeProcess) -> None:
+    out = node_proc.call("eth_getBalance", ["[" * 5_000 + '\\"{' * 100, "latest"])
+    assert out["error"]["code"] == -32602
+
+
+def _nested_rlp(depth: int) -> bytes:
+    item = b"\xc0"
+    for _ in range(depth):
+        n = len(item)
+        if n < 56:
+            item = bytes([0xC0 + n]) + item
+        else:
+            size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+            item = bytes([0xF7 + len(size)]) + size + item
+    return item
+
+
+@pytest.mark.parametrize("raw", [_nested_rlp(20_000), b"\x02" + _nested_rlp(20_000),
+                                 _nested_rlp(17), b"\xf8\xff" + b"\xc0" * 10])
+def test_deeply_nested_rlp_transaction_gets_an_encoding_error(node_proc: NodeProcess,
+                                                              raw: bytes) -> None:
+    out = node_proc.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+    message = out["error"]["message"]
+    assert message.startswith("invalid transaction encoding"), message
+    assert "recursion" not in message
+    node_proc.assert_alive()
+
+
+def test_node_package_puts_the_recursion_limit_back_to_py_evms() -> None:
+    code = ("import sys, py_ecc, node; from eth import EVM_RECURSION_LIMIT; "
+            "print(sys.getrecursionlimit(), EVM_RECURSION_LIMIT)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=120)
+    limit, evm_limit = map(int, out.stdout.split())
+    assert limit == evm_limit == 12_288
+
+
+def test_raw_socket_depth_bomb_gets_an_answer(node_proc: NodeProcess) -> None:
+    body = b"[" * 80_000
+    with socket.create_connection(("127.0.0.1", node_proc.port), timeout=30) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        head = s.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    node_proc.assert_alive()
