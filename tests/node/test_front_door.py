@@ -129,3 +129,18 @@ def test_raw_socket_depth_bomb_gets_an_answer(node_proc: NodeProcess) -> None:
         head = s.recv(65536)
     assert head.startswith(b"HTTP/1.1 200 "), head
     node_proc.assert_alive()
+
+
+def test_deep_evm_call_recursion_still_executes_under_the_lowered_limit(node_handle: Any) -> None:
+    # runtime: counter += 1 (slot 0); CALL(self, all gas); STOP — recurses until gas runs out
+    runtime = bytes.fromhex("600054600101600055" "60006000600060006000305af100")
+    init = bytes.fromhex(f"60{len(runtime):02x}600c600039" f"60{len(runtime):02x}6000f3") + runtime
+    boot = node_handle.bootstrap  # its nonce-0 contract address is the Consortium's: skip it
+    assert node_handle.send(boot, {"to": boot.address, "gas": 21_000})["status"] == 1
+    created = node_handle.send(node_handle.bootstrap, {"data": init, "gas": 200_000})
+    assert created["status"] == 1
+    address = created["contractAddress"]
+    receipt = node_handle.send(node_handle.bootstrap, {"to": address, "gas": 50_000_000})
+    assert receipt["status"] == 1
+    depth = int.from_bytes(node_handle.w3.eth.get_storage_at(address, 0), "big")
+    assert depth > 300, depth  # hundreds of nested frames, far past the JSON bound
