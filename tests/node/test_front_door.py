@@ -144,3 +144,29 @@ def test_deep_evm_call_recursion_still_executes_under_the_lowered_limit(node_han
     assert receipt["status"] == 1
     depth = int.from_bytes(node_handle.w3.eth.get_storage_at(address, 0), "big")
     assert depth > 300, depth  # hundreds of nested frames, far past the JSON bound
+
+
+# ---- defect 2: a read connection per TCP connection --------------------------------------
+
+def _one_request_connection(port: int, body: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_open_files_stay_flat_over_thousands_of_one_request_connections(
+        node_proc: NodeProcess) -> None:
+    read = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber",
+                       "params": ["0x0", False]}).encode()
+    assert b'"number":"0x0"' in _one_request_connection(node_proc.port, read)
+    before = node_proc.open_files()
+    for _ in range(2_000):
+        answer = _one_request_connection(node_proc.port, read)
+        assert b'"number":"0x0"' in answer, answer
+    after = node_proc.open_files()
+    assert after - before < 50, (before, after)
+    node_proc.assert_alive()
