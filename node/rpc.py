@@ -42,19 +42,30 @@ CLIENT_VERSION = "coledger-node/0.1.0/py-evm-prague"
 # ---- parameter parsing -------------------------------------------------------------
 
 
+_MAX_QUANTITY = 2**256 - 1
+
+
 def _quantity(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise InvalidParamsError(f"{what}: expected a hex quantity, got {value!r}")
     if isinstance(value, int):
         if value < 0:
-            raise InvalidParamsError(f"{what}: negative quantity {value}")
+            raise InvalidParamsError(f"{what}: negative quantity")
+        if value > _MAX_QUANTITY:
+            raise InvalidParamsError(f"{what}: quantity exceeds 2**256 - 1")
         return value
     if isinstance(value, str) and value.startswith(("0x", "0X")) and len(value) > 2:
+        if len(value) > 2 + 128:  # never parse (or echo) an absurdly long string
+            raise InvalidParamsError(f"{what}: hex quantity of {len(value) - 2} digits is too long")
         try:
-            return int(value, 16)
+            n = int(value, 16)
         except ValueError:
             pass
-    raise InvalidParamsError(f"{what}: expected a hex quantity like 0x1a, got {value!r}")
+        else:
+            if n > _MAX_QUANTITY:
+                raise InvalidParamsError(f"{what}: quantity exceeds 2**256 - 1")
+            return n
+    raise InvalidParamsError(f"{what}: expected a hex quantity like 0x1a, got {str(value)[:80]!r}")
 
 
 def _data(value: Any, what: str) -> bytes:
@@ -147,10 +158,9 @@ class Dispatcher:
             result = handler(params)
         except RpcError as exc:
             return _error(rid, exc)
-        except Exception as exc:  # never crash on input
+        except Exception:  # never crash on input; the interpreter's words go to the log only
             log.exception("internal error in %s", method)
-            return _error(rid, InternalRpcError(f"internal error in {method}: "
-                                                f"{type(exc).__name__}: {exc}"))
+            return _error(rid, InternalRpcError(f"internal error in {method}; see the node log"))
         if "id" not in request:
             return None
         return {"jsonrpc": "2.0", "id": rid, "result": result}

@@ -170,3 +170,46 @@ def test_open_files_stay_flat_over_thousands_of_one_request_connections(
     after = node_proc.open_files()
     assert after - before < 50, (before, after)
     node_proc.assert_alive()
+
+
+# ---- defect 7: interpreter text in error messages ----------------------------------------
+
+ZERO = "0x" + "00" * 20
+
+
+@pytest.mark.parametrize(("method", "params", "named"), [
+    ("eth_getBalance", [ZERO, "0x" + "9" * 5_000], "block"),
+    ("eth_getLogs", [{"fromBlock": "0x" + "f" * 200}], "fromBlock"),
+    ("eth_getStorageAt", [ZERO, "0x1" + "0" * 64, "latest"], "slot"),
+    ("eth_call", [{"to": ZERO, "value": "0x1" + "0" * 64}, "latest"], "value"),
+    ("eth_estimateGas", [{"to": ZERO, "gas": 2**256}], "gas"),
+    ("eth_feeHistory", ["0x" + "9" * 5_000, "latest", []], "blockCount"),
+])
+def test_oversized_quantities_are_invalid_params_naming_the_parameter(
+        node_proc: NodeProcess, method: str, params: list[Any], named: str) -> None:
+    error = node_proc.call(method, params)["error"]
+    assert error["code"] == -32602, error
+    assert error["message"].startswith(f"{named}: "), error
+    assert "limit" not in error["message"] and "9999" not in error["message"]
+
+
+def test_a_5000_digit_integer_literal_is_a_parse_error_without_interpreter_text(
+        node_proc: NodeProcess) -> None:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["' + ZERO.encode() \
+        + b'",' + b"9" * 5_000 + b"]}"
+    error = node_proc.post(body)["error"]
+    assert error["code"] == -32700
+    assert "4300" not in error["message"] and "sys." not in error["message"]
+
+
+def test_an_internal_failure_answers_a_generic_message_and_logs_the_traceback(
+        node_handle: Any, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(params: Any) -> Any:
+        raise ValueError("secret internal detail")
+
+    node_handle.node.dispatcher.methods["eth_chainId"] = broken
+    out = node_handle.rpc("eth_chainId", [])
+    assert out["error"] == {"code": -32603,
+                            "message": "internal error in eth_chainId; see the node log"}
+    logged = [r for r in caplog.records if r.name == "coledger.node.rpc"]
+    assert logged and "secret internal detail" in str(logged[-1].exc_info[1])
