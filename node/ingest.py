@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from eth_utils import to_checksum_address
 
+from ._guard import rlp_too_deep
 from .errors import (
     InsufficientFundsError,
     InvalidSignatureError,
@@ -53,8 +54,14 @@ class TransactionValidator:
         """The checks that depend on the bytes alone (a result that may be cached by hash)."""
         if not raw:
             raise TransactionEncodingError("invalid transaction: empty payload")
+        too_deep = rlp_too_deep(raw)
+        if too_deep is not None:
+            raise TransactionEncodingError(f"invalid transaction encoding (bad RLP): {too_deep}")
         try:
             tx = self._builder.decode(raw)
+        except RecursionError as exc:  # bounded above; never report the interpreter's words
+            raise TransactionEncodingError(
+                "invalid transaction encoding (bad RLP): nested too deeply") from exc
         except Exception as exc:
             raise TransactionEncodingError(
                 f"invalid transaction encoding (bad RLP or unknown type): {exc}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,7 @@ from .production import BlockProducer
 from .rpc import Dispatcher
 from .server import RpcHttpServer
 from .solo import SoloSealer
+from .store import PooledReader
 
 __all__ = ["EmbeddedNode", "NodeConfig", "NodeStateError", "ProducerFactory"]
 
@@ -114,7 +114,7 @@ class EmbeddedNode:
         self.stop()
 
     # ---- used by the producer and the RPC layer ----------------------------------------
-    def reader(self) -> sqlite3.Connection:
+    def reader(self) -> PooledReader:
         return self.core.store.reader()
 
     def add_block_listener(self, listener: Callable[[SealResult], None]) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_utils import decode_hex, encode_hex, to_checksum_address
 
+from ._guard import MAX_JSON_DEPTH, json_too_deep
 from .core import ZERO_ADDRESS, CallRequest
 from .errors import (
     InternalRpcError,
@@ -41,19 +42,30 @@ CLIENT_VERSION = "coledger-node/0.1.0/py-evm-prague"
 # ---- parameter parsing -------------------------------------------------------------
 
 
+_MAX_QUANTITY = 2**256 - 1
+
+
 def _quantity(value: Any, what: str) -> int:
     if isinstance(value, bool):
         raise InvalidParamsError(f"{what}: expected a hex quantity, got {value!r}")
     if isinstance(value, int):
         if value < 0:
-            raise InvalidParamsError(f"{what}: negative quantity {value}")
+            raise InvalidParamsError(f"{what}: negative quantity")
+        if value > _MAX_QUANTITY:
+            raise InvalidParamsError(f"{what}: quantity exceeds 2**256 - 1")
         return value
     if isinstance(value, str) and value.startswith(("0x", "0X")) and len(value) > 2:
+        if len(value) > 2 + 128:  # never parse (or echo) an absurdly long string
+            raise InvalidParamsError(f"{what}: hex quantity of {len(value) - 2} digits is too long")
         try:
-            return int(value, 16)
+            n = int(value, 16)
         except ValueError:
             pass
-    raise InvalidParamsError(f"{what}: expected a hex quantity like 0x1a, got {value!r}")
+        else:
+            if n > _MAX_QUANTITY:
+                raise InvalidParamsError(f"{what}: quantity exceeds 2**256 - 1")
+            return n
+    raise InvalidParamsError(f"{what}: expected a hex quantity like 0x1a, got {str(value)[:80]!r}")
 
 
 def _data(value: Any, what: str) -> bytes:
@@ -108,10 +120,16 @@ class Dispatcher:
     # ---- envelope ---------------------------------------------------------------
     def handle_body(self, body: bytes) -> Any:
         """Decode a request body and return the response value (None = no response)."""
+        if json_too_deep(body):  # before the recursive C decoder sees it (issue 12, defect 1)
+            return _error(None, ParseError(
+                f"parse error: JSON nesting deeper than {MAX_JSON_DEPTH} levels"))
         try:
             request = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             return _error(None, ParseError(f"parse error: request body is not JSON ({exc})"))
+        except (ValueError, UnicodeDecodeError):  # e.g. an integer literal of 5,000 digits
+            return _error(None, ParseError(
+                "parse error: request body is not JSON (bad encoding or a number too long)"))
         if isinstance(request, list):
             if not request:
                 return _error(None, InvalidRequestError("invalid request: empty batch"))
@@ -140,10 +158,9 @@ class Dispatcher:
             result = handler(params)
         except RpcError as exc:
             return _error(rid, exc)
-        except Exception as exc:  # never crash on input
+        except Exception:  # never crash on input; the interpreter's words go to the log only
             log.exception("internal error in %s", method)
-            return _error(rid, InternalRpcError(f"internal error in {method}: "
-                                                f"{type(exc).__name__}: {exc}"))
+            return _error(rid, InternalRpcError(f"internal error in {method}; see the node log"))
         if "id" not in request:
             return None
         return {"jsonrpc": "2.0", "id": rid, "result": result}

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,15 @@ from eth.db.backends.base import BaseDB
 
 from .errors import StoreError
 
-__all__ = ["SqliteStore", "SideWrite"]
+__all__ = ["SqliteStore", "SideWrite", "PooledReader", "READ_POOL_SIZE"]
 
 #: A side-table write: one SQL statement executed for every row given.
 SideWrite = tuple[str, Sequence[Sequence[Any]]]
+
+#: Read connections open at most (each holds the database, its WAL and shared-memory files).
+READ_POOL_SIZE = 16
+#: How long a reader waits for a free connection before the read fails.
+READ_WAIT_SECONDS = 30.0
 
 _TOMBSTONE = object()
 _CACHE_LIMIT = 400_000
@@ -58,8 +64,9 @@ class SqliteStore(BaseDB):
 
     Thread model: py-evm access (``__getitem__`` etc.) and :meth:`commit_block` happen
     only while the node's chain lock is held, on one writer connection.  RPC readers of
-    the side tables use :meth:`reader`, one read-only connection per thread, which only
-    ever sees committed transactions (WAL snapshot isolation).
+    the side tables borrow one of a bounded pool of read-only connections
+    (:meth:`reading`, :meth:`reader`), which only ever see committed transactions (WAL
+    snapshot isolation).
     """
 
     def __init__(self, path: Path) -> None:
@@ -75,9 +82,9 @@ class SqliteStore(BaseDB):
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self._pending: dict[bytes, object] = {}
         self._cache: dict[bytes, bytes] = {}
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._pool_cond = threading.Condition()
+        self._idle: list[sqlite3.Connection] = []
+        self._opened = 0
         self._closed = False
 
     # ---- py-evm BaseDB interface -------------------------------------------------
@@ -186,31 +193,110 @@ class SqliteStore(BaseDB):
             raise StoreError(f"meta write failed: {exc}") from exc
 
     # ---- readers ----------------------------------------------------------------
-    def reader(self) -> sqlite3.Connection:
-        """Per-thread read connection that sees only committed blocks."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise StoreError("store is closed")
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """Borrow a read connection from the pool (at most :data:`READ_POOL_SIZE` are open).
+
+        WAL lets these read concurrently with each other and with the writer; each statement
+        sees only committed blocks. When every connection is lent out, the caller waits for
+        one (up to :data:`READ_WAIT_SECONDS`, then :class:`StoreError`). The pool is what
+        keeps the open files flat however many RPC connections come and go.
+        """
+        conn = self._borrow()
+        try:
+            yield conn
+        finally:
+            self._give_back(conn)
+
+    def reader(self) -> PooledReader:
+        """A handle whose ``execute(sql, args)`` runs on a pooled connection and returns the
+        rows already fetched (``fetchone``/``fetchall``), so no connection is held between calls."""
+        return PooledReader(self)
+
+    def _borrow(self) -> sqlite3.Connection:
+        with self._pool_cond:
+            while True:
+                if self._closed:
+                    raise StoreError("store is closed")
+                if self._idle:
+                    return self._idle.pop()
+                if self._opened < READ_POOL_SIZE:
+                    self._opened += 1
+                    break
+                if not self._pool_cond.wait(READ_WAIT_SECONDS):
+                    raise StoreError(
+                        f"no read connection free within {READ_WAIT_SECONDS:g} s "
+                        f"({READ_POOL_SIZE} in use)")
+        try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA query_only=1")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
+        except sqlite3.Error as exc:
+            with self._pool_cond:
+                self._opened -= 1
+                self._pool_cond.notify()
+            raise StoreError(f"cannot open a read connection to {self.path}: {exc}") from exc
         return conn
 
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        with self._pool_cond:
+            if not self._closed:
+                self._idle.append(conn)
+                self._pool_cond.notify()
+                return
+            self._opened -= 1
+        conn.close()
+
     def close(self) -> None:
-        """Close every connection; pending (uncommitted) writes are dropped."""
+        """Close every connection; pending (uncommitted) writes are dropped.
+
+        Read connections lent out at this moment are closed when they are given back.
+        """
         self._closed = True
         self._pending.clear()
-        with self._readers_lock:
-            for conn in self._readers:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._readers.clear()
+        with self._pool_cond:
+            idle, self._idle = self._idle, []
+            self._opened -= len(idle)
+            self._pool_cond.notify_all()
+        for conn in idle:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
         try:
             self._conn.close()
         except sqlite3.Error:
             pass
+
+
+class PooledReader:
+    """``store.reader().execute(sql, args).fetchone()`` on a connection borrowed per statement."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> _Rows:
+        with self._store.reading() as conn:
+            try:
+                return _Rows(conn.execute(sql, args).fetchall())
+            except sqlite3.Error as exc:
+                raise StoreError(f"read failed: {exc}") from exc
+
+
+class _Rows:
+    """The fetched rows of one statement, with the cursor methods the readers use."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)

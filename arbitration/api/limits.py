@@ -1,38 +1,82 @@
-"""Request body limits, enforced twice: from `Content-Length` before anything is read, and by
-counting the bytes actually received (a chunked or lying client cannot get past it either).
+"""Request body limits, enforced before any route sees the body: its size from `Content-Length`
+before anything is read and by counting the bytes actually received (a chunked or lying client
+cannot get past it either), then its JSON nesting depth.
 
 `POST /evidence/upload` may carry `max_upload_bytes` (the whole HTTP body: the JSON envelope with
 the base64 ciphertext); every other route at most `SMALL_BODY_BYTES`. Over the limit the answer
-is a 413 problem (`urn:coledger:problem:payload-too-large`), and the body is never buffered.
+is a 413 problem (`urn:coledger:problem:payload-too-large`), and no more than the limit is ever
+buffered. A body nesting arrays/objects deeper than `MAX_JSON_DEPTH` is a 400 problem
+(`urn:coledger:problem:json-too-deep`) before the JSON decoder, which recurses in C once per level
+(80,000 levels overflowed the thread stack: issue 13, defect 4), ever sees it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
-from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import PROBLEM_JSON, Problem
 
-__all__ = ["SMALL_BODY_BYTES", "PayloadTooLarge", "BodyLimitMiddleware", "too_large"]
+__all__ = ["SMALL_BODY_BYTES", "MAX_JSON_DEPTH", "BodyLimitMiddleware", "too_large",
+           "too_deep", "json_too_deep"]
 
 SMALL_BODY_BYTES = 64 * 1024
+#: Every request document of this API nests a handful of levels.
+MAX_JSON_DEPTH = 64
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_RUNS = re.compile(rb"\[+|\]+")
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether `body` nests arrays/objects deeper than `limit`, strings skipped (linear, mostly in C).
+
+    Passes that remove the innermost `[]` pairs count the depth while they shrink the text fast;
+    a walk over the runs of brackets finishes. Unbalanced or unterminated input counts
+    conservatively: what matters is that the decoder never recurses past `limit`.
+    (The node has the same guard in `node._guard`; the API does not import the node.)
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    if b'"' in body:
+        body = _STRING.sub(b"", body)
+    s = body.translate(_SQUARE, _NOT_BRACKETS)
+    if s.count(b"[") <= limit:
+        return False
+    depth = 0
+    while s:
+        t = s.replace(b"[]", b"")
+        shrunk = len(s) - len(t)
+        if not shrunk:
+            return depth + s.count(b"[") > limit
+        s = t
+        depth += 1
+        if depth > limit:
+            return True
+        if shrunk * 4 < len(s):
+            break
+    level = depth
+    for run in _RUNS.finditer(s):
+        width = run.end() - run.start()
+        level += width if s[run.start()] == 0x5B else -width
+        if level > limit:
+            return True
+    return False
+
+
+def too_deep(limit: int) -> Problem:
+    return Problem(400, f"the JSON body nests deeper than {limit} levels", kind="json-too-deep",
+                   title="JSON nested too deeply", extra={"limit": limit})
 
 
 def too_large(limit: int) -> Problem:
     return Problem(413, f"the request body exceeds the limit of {limit} bytes", kind="payload-too-large",
                    title="Payload too large", extra={"limit": limit})
-
-
-class PayloadTooLarge(HTTPException):
-    """Raised from `receive` once the body passes the limit (FastAPI re-raises HTTPExceptions
-    from body parsing unchanged, so the problem handler turns it into the 413 document)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413, detail=f"the request body exceeds the limit of {limit} bytes")
-        self.limit = limit
 
 
 class BodyLimitMiddleware:
@@ -60,18 +104,41 @@ class BodyLimitMiddleware:
             if length > limit:
                 await _send_problem(send, too_large(limit))
                 return
+        # The whole body is read here (never more than `limit`) so that its depth is known before
+        # FastAPI decodes it; the app then receives it as one message.
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise PayloadTooLarge(limit)
-            return message
+            if message["type"] != "http.request":  # the client went away
+                await self.app(scope, _replay(message, receive), send)
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                await _send_problem(send, too_large(limit))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if json_too_deep(body):
+            await _send_problem(send, too_deep(MAX_JSON_DEPTH))
+            return
+        await self.app(scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive),
+                       send)
 
-        await self.app(scope, limited, send)
+
+def _replay(first: Message, receive: Receive) -> Receive:
+    """`receive` that answers `first` once, then whatever the connection says (a disconnect)."""
+    pending = [first]
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return replayed
 
 
 async def _send_problem(send: Send, problem: Problem) -> None:

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import gc
 import socket
+import sys
 
 import uvicorn
 
 from .app import create_app
 from .settings import ApiSettings
 
-__all__ = ["run", "settle_gc"]
+__all__ = ["run", "settle_gc", "SANE_RECURSION_LIMIT"]
+
+#: py_ecc (imported through web3) raises the recursion limit to 100,000, deeper than a thread's C
+#: stack holds; py-evm's own figure is plenty for anything this process does.
+SANE_RECURSION_LIMIT = 12_288
 
 
 def settle_gc() -> None:
@@ -39,6 +44,7 @@ class _Server(uvicorn.Server):
 def run(settings: ApiSettings, host: str = "127.0.0.1", port: int = 8080) -> None:
     """Serve until interrupted. One process, one worker: the sign-in challenges and the index
     syncer live in this process (see `arbitration.api.security`)."""
+    sys.setrecursionlimit(min(sys.getrecursionlimit(), SANE_RECURSION_LIMIT))
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=False,
                             server_header=False, date_header=True, access_log=False)

@@ -295,3 +295,39 @@ def test_unknown_routes_wrong_methods_and_crashes_are_problems_that_leak_nothing
         assert "shadow" not in r.text
     finally:
         app.router.routes.pop()  # type: ignore[attr-defined]
+
+
+# --- depth bombs (issue 13, defect 4) ------------------------------------------------------------
+
+
+def _every_route(client: TestClient) -> list[tuple[str, str]]:
+    """(method, concrete path) of every operation in the app's OpenAPI document, parameters filled in."""
+    import re
+
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return [(method.upper(), re.sub(r"\{[^}]+\}", "1", path))
+            for path, operations in paths.items() for method in operations]
+
+
+def test_a_depth_bomb_on_every_route_is_a_400_problem_before_parsing(
+    client: TestClient, tokens: dict[str, Any]
+) -> None:
+    routes = _every_route(client)
+    assert ("POST", "/evidence/upload") in routes and ("POST", "/auth/token") in routes
+    for body in (b"[" * 60_000, b'{"record":' * 6_000, b"[" * 65 + b"]" * 65):
+        for method, path in routes:
+            r = client.request(method, path, content=body,
+                               headers={**tokens["lead"], "content-type": "application/json"})
+            problem = _problem(r, 400)
+            assert problem["type"] == "urn:coledger:problem:json-too-deep", (method, path)
+            assert problem["limit"] == 64
+    assert client.get("/healthz").status_code == 200
+
+
+def test_nesting_within_the_limit_and_brackets_in_strings_reach_the_route(client: TestClient) -> None:
+    shallow = client.post("/auth/challenge", content=b'{"address": ' + b"[" * 60 + b"]" * 60 + b"}",
+                          headers={"content-type": "application/json"})
+    assert _problem(shallow, 422)["status"] == 422  # parsed, then refused by validation
+    in_string = client.post("/auth/challenge", content=b'{"address": "' + b"[" * 5_000 + b'"}',
+                            headers={"content-type": "application/json"})
+    assert _problem(in_string, 422)["status"] == 422

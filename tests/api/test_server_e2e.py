@@ -209,3 +209,12 @@ def test_the_server_refuses_to_start_with_a_placeholder_secret(world: World) -> 
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "token_secret looks like a placeholder" in done.stderr
+
+
+def test_a_depth_bomb_does_not_kill_the_api_process(server: str) -> None:
+    """80,000 levels of `[` used to segfault uvicorn in the C JSON decoder (issue 13, defect 4)."""
+    for path, depth in (("/evidence/upload", 80_000), ("/auth/challenge", 60_000), ("/auth/token", 60_000)):
+        r = httpx.post(f"{server}{path}", content=b"[" * depth, headers={"Content-Type": "application/json"},
+                       timeout=60)
+        assert r.status_code == 400 and r.json()["type"] == "urn:coledger:problem:json-too-deep"
+    assert httpx.get(f"{server}/healthz", timeout=10).status_code == 200
