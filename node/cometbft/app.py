@@ -1,0 +1,237 @@
+"""The ledger as CometBFT's ABCI 2.0 application.
+
+CometBFT decides the order of transactions and the block time; this application checks
+transactions for the mempool (CheckTx), applies one validity rule to proposals
+(PrepareProposal, ProcessProposal, see :mod:`node.cometbft.validity`), executes a decided block
+into the store's overlay (FinalizeBlock) and makes it durable (Commit) through the same
+:class:`~node.core.ChainCore` calls the solo sealer uses. Ethereum block N is CometBFT height N;
+its time is ``max(floor(BFT time), parent time + 1)`` and its coinbase the proposer's address.
+Nothing here reads a wall clock: validators agree bit for bit.
+
+Locking: CometBFT calls CheckTx (mempool connection) concurrently with the consensus
+connection's calls; every call that touches chain state takes the core's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from eth.constants import BLANK_ROOT_HASH
+from eth_utils import encode_hex
+
+from ..errors import NodeError, RpcError
+from ..rpc import CLIENT_VERSION
+from .apphash import app_hash
+from .application import Application, proto_size_of_tx
+from .checktx import CheckTxPool, DecodeCache
+from .genesis import NetworkGenesis
+from .proto import abci
+from .validity import Verdict, check_block_transactions
+
+if TYPE_CHECKING:
+    from ..node import EmbeddedNode
+
+__all__ = ["LedgerApplication", "ConsensusStateError", "APP_VERSION", "EXECUTION_INVALID"]
+
+log = logging.getLogger("coledger.node.cometbft.app")
+
+#: The application protocol version (block headers carry it).
+APP_VERSION = 1
+#: Result code of a transaction that passed the validity rule but that py-evm refused, or that
+#: the block's gas could not fit (reasons 1-10 are the rejection kinds of node.errors).
+EXECUTION_INVALID = 32
+
+
+class ConsensusStateError(NodeError):
+    """CometBFT asked for something that contradicts this validator's committed state."""
+
+
+class LedgerApplication(Application):
+    """ABCI methods over one node's chain core."""
+
+    def __init__(self, node: EmbeddedNode, genesis: NetworkGenesis, *,
+                 wrong_app_hash_from: int | None = None) -> None:
+        self._node = node
+        self._core = node.core
+        self._genesis = genesis
+        self._validator = node.validator
+        # test-only fault switch: report a wrong app hash from this height on (a validator
+        # whose execution diverged); CometBFT must stop it while the others go on
+        self._wrong_app_hash_from = wrong_app_hash_from
+        self.decoder = DecodeCache(node.validator.decode)
+        self.pool = CheckTxPool(self._core.state_nonce)
+        self.misbehavior_seen = 0
+        self._finalized_height = 0
+
+    def _app_hash(self, header: Any) -> bytes:
+        """The app hash after ``header``'s block: that of the last block with transactions
+        (an empty block changes nothing, so its hash is its parent's and an idle network stays
+        quiet after one proof block). Call with the core lock held."""
+        chaindb = self._core.chain.chaindb
+        while header.block_number > 0 and header.transaction_root == BLANK_ROOT_HASH:
+            header = chaindb.get_block_header_by_hash(header.parent_hash)
+        digest = app_hash(header)
+        wrong_from = self._wrong_app_hash_from
+        if wrong_from is not None and header.block_number >= wrong_from:
+            return bytes(b ^ 0xFF for b in digest)
+        return digest
+
+    # ---- info and genesis -------------------------------------------------------------
+    def info(self, req: Any) -> Any:
+        with self._core.lock:
+            head = self._core.head
+            digest = self._app_hash(head)
+        log.info("Info from CometBFT %s: app at height %d", req.version, head.block_number)
+        return abci.ResponseInfo(
+            data="coledger", version=CLIENT_VERSION, app_version=APP_VERSION,
+            last_block_height=head.block_number, last_block_app_hash=digest,
+        )
+
+    def init_chain(self, req: Any) -> Any:
+        """Check that CometBFT's genesis is this ledger's genesis; answer the genesis app hash."""
+        if req.chain_id != self._genesis.chain_id:
+            raise ConsensusStateError(
+                f"InitChain for chain {req.chain_id!r}, this validator's genesis is "
+                f"{self._genesis.chain_id!r}")
+        if req.initial_height != 1:
+            raise ConsensusStateError(
+                f"InitChain with initial height {req.initial_height}: coledger needs 1 "
+                f"(Ethereum block N is CometBFT height N)")
+        try:
+            app_state = json.loads(req.app_state_bytes or b"null")
+        except ValueError as exc:
+            raise ConsensusStateError(f"InitChain app_state is not JSON: {exc}") from exc
+        theirs = NetworkGenesis.from_app_state(app_state, req.chain_id)
+        with self._core.lock:
+            genesis = self._core.chain.get_canonical_block_header_by_number(0)
+            head = self._core.head
+        if theirs.genesis_hash != encode_hex(genesis.hash):
+            raise ConsensusStateError(
+                f"another genesis: CometBFT's genesis makes Ethereum genesis {theirs.genesis_hash}, "
+                f"this validator's data dir holds {encode_hex(genesis.hash)}")
+        if head.block_number != 0:
+            raise ConsensusStateError(
+                f"InitChain while the ledger is at height {head.block_number}: CometBFT's state "
+                f"was reset but the ledger's was not")
+        log.info("InitChain %s: %d validators, genesis %s", req.chain_id, len(req.validators),
+                 theirs.genesis_hash)
+        return abci.ResponseInitChain(app_hash=self._app_hash(genesis))
+
+    def query(self, req: Any) -> Any:
+        return abci.ResponseQuery(code=0, height=self._core.head.block_number)
+
+    # ---- mempool ------------------------------------------------------------------------
+    def check_tx(self, req: Any) -> Any:
+        try:
+            ptx = self.decoder.decode(req.tx)
+            with self._core.lock:
+                self._validator.admit(ptx)
+            self.pool.admit(ptx)
+        except RpcError as exc:
+            return abci.ResponseCheckTx(code=_code(exc), log=exc.message)
+        return abci.ResponseCheckTx(code=0, gas_wanted=int(ptx.tx.gas))
+
+    # ---- proposals -----------------------------------------------------------------------
+    def _verdicts(self, txs: Any) -> list[Verdict]:
+        core = self._core
+        return check_block_transactions(list(txs), self.decoder.decode, self._validator.admit,
+                                        core.state_nonce, core.gas_limit)
+
+    def prepare_proposal(self, req: Any) -> Any:
+        with self._core.lock:
+            verdicts = self._verdicts(req.txs)
+        kept: list[bytes] = []
+        size = 0
+        for raw, verdict in zip(req.txs, verdicts, strict=True):
+            if not verdict.valid:
+                log.info("proposal leaves out a transaction: %s", verdict.error)
+                continue
+            cost = proto_size_of_tx(raw)
+            if size + cost > req.max_tx_bytes:
+                break
+            kept.append(raw)
+            size += cost
+        return abci.ResponsePrepareProposal(txs=kept)
+
+    def process_proposal(self, req: Any) -> Any:
+        with self._core.lock:
+            expected = self._core.head.block_number + 1
+            if req.height != expected:
+                log.warning("proposal for height %d while at %d: rejected", req.height, expected - 1)
+                return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
+            verdicts = self._verdicts(req.txs)
+        bad = [(i, v.error) for i, v in enumerate(verdicts) if not v.valid]
+        if bad:
+            i, error = bad[0]
+            log.warning("rejecting proposal %s at height %d: transaction %d: %s (%d invalid)",
+                        req.hash.hex(), req.height, i, error, len(bad))
+            return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
+        return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
+
+    # ---- blocks ---------------------------------------------------------------------------
+    def finalize_block(self, req: Any) -> Any:
+        core = self._core
+        for m in req.misbehavior:
+            self.misbehavior_seen += 1
+            log.error("CometBFT reports misbehavior at height %d: %s by validator %s (power %d) "
+                      "at height %d — one key signing twice", req.height,
+                      abci.MisbehaviorType.Name(m.type), m.validator.address.hex(),
+                      m.validator.power, m.height)
+        with core.lock:
+            head = core.head.block_number
+            if req.height != head + 1:
+                raise ConsensusStateError(
+                    f"FinalizeBlock for height {req.height}, but the ledger's head is {head}")
+            core.abandon_draft()  # none expected: a replay after a crash starts clean
+            verdicts = self._verdicts(req.txs)
+            candidates = [v.ptx for v in verdicts if v.valid and v.ptx is not None]
+            draft = core.build_block(candidates, int(req.time.seconds),
+                                     bytes(req.proposer_address), allow_empty=True)
+            assert draft is not None  # allow_empty
+            if draft.number != req.height:
+                core.abandon_draft()
+                raise ConsensusStateError(f"built block {draft.number} for height {req.height}")
+            included: dict[bytes, tuple[int, int]] = {}
+            previous = 0
+            for tx, receipt in zip(draft.txs, draft.receipts, strict=True):
+                included[tx.hash] = (int(tx.gas), receipt.gas_used - previous)
+                previous = receipt.gas_used
+            left_out = dict(draft.dropped + draft.deferred)
+            results = []
+            for verdict in verdicts:
+                if verdict.error is not None:
+                    results.append(abci.ExecTxResult(code=_code(verdict.error),
+                                                     log=verdict.error.message))
+                    continue
+                assert verdict.ptx is not None
+                h = verdict.ptx.hash
+                if h in included:
+                    wanted, used = included[h]
+                    results.append(abci.ExecTxResult(code=0, gas_wanted=wanted, gas_used=used))
+                else:
+                    results.append(abci.ExecTxResult(
+                        code=EXECUTION_INVALID, gas_wanted=int(verdict.ptx.tx.gas),
+                        log=left_out.get(h, "not executed")))
+            digest = self._app_hash(draft.header)
+            self._finalized_height = req.height
+        log.debug("finalized height %d: %d txs, %d executed, app hash %s", req.height,
+                  len(req.txs), len(draft.txs), digest.hex())
+        return abci.ResponseFinalizeBlock(tx_results=results, app_hash=digest)
+
+    def commit(self, req: Any) -> Any:
+        core = self._core
+        with core.lock:
+            if not core.has_draft:
+                raise ConsensusStateError("Commit without a finalized block")
+            result = core.commit_draft(meta={"cometbft_height": str(self._finalized_height)})
+            self.pool.reset()
+            self.decoder.forget(result.included)
+            self._node.block_committed(result)
+        return abci.ResponseCommit(retain_height=0)
+
+
+def _code(exc: RpcError) -> int:
+    """A rejection's stable result code (never 0)."""
+    return int(getattr(exc, "reason", 0)) or EXECUTION_INVALID

@@ -1,0 +1,202 @@
+"""CometProducer: block production by a CometBFT network (this node is one validator's app).
+
+The node's JSON-RPC, execution and storage are the same as on the solo node; only this class
+knows that CometBFT decides the blocks. A raw transaction submitted to the JSON-RPC goes to the
+local CometBFT (``broadcast_tx_sync``), which runs CheckTx on this application and gossips it;
+the answer's result code is turned back into the same error class the solo node raises, so a
+client sees "nonce too low" or "admission denied" whichever backend it talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eth_utils import keccak, to_checksum_address
+
+from .. import errors
+from ..errors import (
+    AlreadyKnownError,
+    InternalRpcError,
+    RpcError,
+    TimeTravelDisabledError,
+    TransactionRejectedError,
+)
+from ..mempool import PendingTx
+from ..production import BlockProducer
+from .abci_server import AbciServer
+from .app import EXECUTION_INVALID, LedgerApplication
+from .engine import EngineClient, EngineError, EngineRpcError, EngineUnavailableError
+from .genesis import NetworkGenesis
+
+if TYPE_CHECKING:
+    from ..node import EmbeddedNode
+
+__all__ = ["CometProducer", "EngineNotReadyError", "error_for_code"]
+
+log = logging.getLogger("coledger.node.cometbft")
+
+#: CheckTx result code -> the error class the solo node raises for the same refusal
+_BY_REASON: dict[int, type[RpcError]] = {
+    cls.reason: cls  # type: ignore[attr-defined]
+    for cls in (errors.TransactionEncodingError, errors.WrongChainIdError,
+                errors.InvalidSignatureError, errors.TransactionGasError,
+                errors.AdmissionDeniedError, errors.InsufficientFundsError,
+                errors.NonceTooLowError, errors.NonceTooHighError, errors.AlreadyKnownError,
+                errors.PoolFullError)
+}
+
+
+class EngineNotReadyError(RpcError):
+    """This validator's CometBFT is not running (starting, restarting or stopped)."""
+
+    code = -32000
+
+
+def error_for_code(code: int, message: str) -> RpcError:
+    """The RpcError a CheckTx result code stands for (unknown codes stay a plain rejection)."""
+    cls = _BY_REASON.get(code)
+    if cls is None:
+        return TransactionRejectedError(f"transaction refused by CheckTx (code {code}): {message}")
+    return cls(message)
+
+
+def abci_socket_path(home: Path) -> Path:
+    """Where the app listens for CometBFT: in the home, or (for a long home path, which a Unix
+    socket address cannot hold) in a private per-user directory under /tmp."""
+    path = Path(home).resolve() / "abci.sock"
+    if len(str(path).encode()) < 100:
+        return path
+    private = Path("/tmp") / f"coledger-abci-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(private, 0o700)
+    return private / (keccak(str(path).encode()).hex()[:24] + ".sock")
+
+
+class CometProducer(BlockProducer):
+    """The node as the ABCI application of its local CometBFT."""
+
+    kind = "cometbft"
+
+    def __init__(self, node: EmbeddedNode, genesis: NetworkGenesis, socket_path: Path,
+                 engine_url: str, validator_address: bytes, *,
+                 wrong_app_hash_from: int | None = None) -> None:
+        self._node = node
+        self._genesis = genesis
+        self._socket_path = Path(socket_path)
+        self._validator_address = validator_address
+        self.engine = EngineClient(engine_url, timeout=15.0)
+        self.app = LedgerApplication(node, genesis, wrong_app_hash_from=wrong_app_hash_from)
+        self._server: AbciServer | None = None
+        self._status_lock = threading.Lock()
+        self._status_cache: tuple[float, dict[str, Any] | None, int] = (0.0, None, 0)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._server = AbciServer(self.app, f"unix://{self._socket_path}")
+        self._server.start()
+        log.info("ABCI application listening on %s", self._socket_path)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def socket_path(self) -> Path:
+        return self._socket_path
+
+    # ---- transactions ----------------------------------------------------------------------
+    def submit(self, raw: bytes) -> bytes:
+        # Decode first (cached, so CheckTx will not recover the signature again): a malformed
+        # transaction gets its precise error without a round trip through CometBFT.
+        ptx = self.app.decoder.decode(raw)
+        if self.app.pool.get(ptx.hash) is not None:
+            raise AlreadyKnownError(f"already known: transaction 0x{ptx.hash.hex()} is pending")
+        try:
+            answer = self.engine.broadcast_tx_sync(raw)
+        except EngineRpcError as exc:
+            if "already exists in cache" in exc.data or "already exists in cache" in exc.rpc_message:
+                raise AlreadyKnownError(
+                    f"already known: transaction 0x{ptx.hash.hex()} was already received") from exc
+            if "mempool is full" in exc.data:
+                raise errors.PoolFullError(f"mempool is full: {exc.data}") from exc
+            raise TransactionRejectedError(f"CometBFT refused the transaction: {exc.data or exc}") \
+                from exc
+        except EngineUnavailableError as exc:
+            raise EngineNotReadyError(
+                f"this validator's consensus engine is not reachable ({exc}); retry shortly or "
+                f"send to another validator") from exc
+        except EngineError as exc:
+            raise InternalRpcError(f"consensus engine error: {exc}") from exc
+        code = int(answer.get("code", 0))
+        if code != 0:
+            raise error_for_code(code, str(answer.get("log", "")))
+        return ptx.hash
+
+    def pending_nonce(self, sender: bytes) -> int:
+        return self.app.pool.next_nonce(sender)
+
+    def pending_transaction(self, tx_hash: bytes) -> PendingTx | None:
+        return self.app.pool.get(tx_hash)
+
+    @property
+    def coinbase(self) -> str:
+        return to_checksum_address(self._validator_address)
+
+    # ---- network facts (cached briefly: eth_syncing and net_peerCount are polled) ----------
+    def _engine_status(self) -> tuple[dict[str, Any] | None, int]:
+        with self._status_lock:
+            at, status, peers = self._status_cache
+            if time.monotonic() - at < 1.0:
+                return status, peers
+        try:
+            status = self.engine.status()
+            peers = int(self.engine.net_info().get("n_peers", 0))
+        except (EngineError, ValueError, TypeError):
+            status, peers = None, 0
+        with self._status_lock:
+            self._status_cache = (time.monotonic(), status, peers)
+        return status, peers
+
+    def peer_count(self) -> int:
+        return self._engine_status()[1]
+
+    def syncing(self) -> bool | dict[str, Any]:
+        status, _ = self._engine_status()
+        if status is None:
+            return False
+        sync = status.get("sync_info", {})
+        if not sync.get("catching_up"):
+            return False
+        head = self._node.core.head.block_number
+        return {"startingBlock": hex(head), "currentBlock": hex(head),
+                "highestBlock": hex(max(head, int(sync.get("latest_block_height", head))))}
+
+    def info(self) -> dict[str, Any]:
+        status, peers = self._engine_status()
+        node_info = (status or {}).get("node_info", {})
+        return {
+            "consensus": self.kind,
+            "chain_id": self._genesis.chain_id,
+            "engine_rpc": self.engine.url,
+            "engine_running": status is not None,
+            "engine_node_id": node_info.get("id"),
+            "moniker": node_info.get("moniker"),
+            "validator_address": "0x" + self._validator_address.hex(),
+            "peers": peers,
+            "mempool_pending": len(self.app.pool),
+            "misbehavior_seen": self.app.misbehavior_seen,
+        }
+
+    def _no_time_travel(self, method: str) -> TimeTravelDisabledError:
+        return TimeTravelDisabledError(
+            f"{method} does not exist on a consortium network: block time is CometBFT's BFT "
+            f"time, agreed by the validators")
+
+
+__all__ += ["EXECUTION_INVALID", "abci_socket_path"]
