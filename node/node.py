@@ -78,7 +78,7 @@ class EmbeddedNode:
     def url(self) -> str:
         if self._server is None:
             raise NodeStateError("node not started")
-        return f"http://127.0.0.1:{self._server.port}"
+        return f"http://{self._server.host}:{self._server.port}"
 
     def stop(self) -> None:
         """Graceful: stop accepting, let the current block finish, close the DB."""

@@ -7,6 +7,7 @@ and all chain access is serialized behind the core's lock anyway.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -74,9 +75,12 @@ class RpcHttpServer:
     """Owns the listening socket and its serving thread."""
 
     def __init__(self, host: str, port: int, dispatcher: Dispatcher) -> None:
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError(f"the embedded node only listens on 127.0.0.1, not {host}")
-        self._server = _Server(("127.0.0.1", port), dispatcher)
+        if host == "localhost":
+            host = "127.0.0.1"
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"the node only listens on loopback (127.0.0.0/8), not {host}")
+        self.host = host
+        self._server = _Server((host, port), dispatcher)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
