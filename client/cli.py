@@ -17,10 +17,12 @@ from typing import Any
 from client.audit.cli import register as register_audit
 from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
+from client.cli_network import cmd_node_start_validator
+from client.cli_network import register as register_network
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
 from client.consortium import ConsortiumClient, ProposalOutcome, Role
-from client.errors import CoLedgerError
+from client.errors import CoLedgerError, ConfigError
 from client.keys import Keystore, demo_password
 from client.tx import TransactionPipeline
 
@@ -54,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--block-period", type=float, help="seconds between blocks (0 = on demand)")
     start.add_argument("--allow-time-travel", action="store_true",
                        help="enable evm_increaseTime/evm_mine (tests and simulations only)")
+    start.add_argument("--consensus", choices=("solo", "cometbft"), default="solo",
+                       help="solo: this node seals every block (default); cometbft: run one "
+                            "consortium validator from --home")
+    start.add_argument("--home", type=Path,
+                       help="validator home (with --consensus cometbft), e.g. "
+                            "coledger-network/validator-0")
     start.set_defaults(func=_cmd_node_start)
 
     keys = sub.add_parser("keys", help="encrypted keystores")
@@ -109,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_lending(sub)
     register_flows(sub)
     register_audit(sub)
+    register_network(sub)
     _register_plugins(sub)
     return parser
 
@@ -177,6 +186,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_node_start(args: argparse.Namespace) -> int:
     from client.node_start import NodeStartOptions, prepare_and_start
+
+    if args.consensus == "cometbft":
+        if args.home is None:
+            raise ConfigError("--consensus cometbft needs --home DIR (a validator home created by "
+                              "`coledger network init`)")
+        return cmd_node_start_validator(args.home)
+    if args.home is not None:
+        raise ConfigError("--home is for --consensus cometbft; the solo node uses --data-dir")
 
     node = prepare_and_start(NodeStartOptions(
         data_dir=args.data_dir, config=args.config, host=args.host, port=args.port,

@@ -12,7 +12,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from client.config import DEMO_CONFIG, ConsortiumConfig, DataDir, load_consortium_config
 from client.connection import connect
@@ -22,7 +22,7 @@ from client.keys import Keystore, demo_password
 from client.suite import deploy_evidence, deploy_flows, deploy_lending
 from client.tx import TransactionPipeline
 
-__all__ = ["NodeStartOptions", "prepare_and_start"]
+__all__ = ["Deployment", "NodeStartOptions", "ensure_deployed", "prepare_and_start"]
 
 
 @dataclass(frozen=True)
@@ -76,38 +76,63 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
     )
     node.start()
     try:
-        w3 = connect(node.url)
-        pipeline = TransactionPipeline(w3, bootstrap)
-        charter = [
-            CharterMember(m.name, accounts[m.key].address, m.roles) for m in config.members
-        ]
-        address, deployed_now = deploy_consortium(
-            pipeline, charter, config.threshold, config.proposal_lifetime
-        )
-        recorded = data.read_deployment()["contracts"] if data.deployment.is_file() else {}
-        lending, _ = deploy_lending(pipeline, address, recorded)
-        flows = deploy_flows(pipeline, address, lending.LoanLedger, recorded)
-        evidence = deploy_evidence(pipeline, address, lending.LoanLedger, recorded)
-        data.write_deployment({
-            "chain_id": config.chain_id,
-            "rpc_url": node.url,
-            "contracts": {"Consortium": address, **lending.as_dict(), "FundFlows": flows,
-                          **evidence.as_dict()},
-        })
-        members = ConsortiumClient(w3, address).members()
+        deployment = ensure_deployed(node.url, data, config, accounts)
     except BaseException:
         node.stop()
         raise
-    verb = "deployed" if deployed_now else "found"
-    print(f"coledger node serving JSON-RPC at {node.url} (chain id {config.chain_id})", file=out)
-    print(f"Consortium {verb} at {address}; {len(members)} active members:", file=out)
-    for m in members:
-        roles = ",".join(sorted(r.name.lower().replace("_", "-") for r in m.roles))
-        print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}", file=out)
-    print(f"lending contracts: {', '.join(f'{k} {v}' for k, v in lending.as_dict().items())}, "
-          f"FundFlows {flows}", file=out)
-    print(f"evidence contracts: {', '.join(f'{k} {v}' for k, v in evidence.as_dict().items())}",
-          file=out)
+    deployment.print_summary(f"coledger node serving JSON-RPC at {node.url} "
+                             f"(chain id {config.chain_id})", out)
     print(f"keys: {data.keystore} (encrypted); data: {data.chain}; stop with Ctrl-C", file=out)
     out.flush()
     return node
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What :func:`ensure_deployed` found or deployed."""
+
+    consortium: str
+    deployed_now: bool
+    lending: dict[str, str]
+    flows: str
+    evidence: dict[str, str]
+    members: list[Any]
+
+    def print_summary(self, headline: str, out: TextIO) -> None:
+        verb = "deployed" if self.deployed_now else "found"
+        print(headline, file=out)
+        print(f"Consortium {verb} at {self.consortium}; {len(self.members)} active members:",
+              file=out)
+        for m in self.members:
+            roles = ",".join(sorted(r.name.lower().replace("_", "-") for r in m.roles))
+            print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}", file=out)
+        print(f"lending contracts: {', '.join(f'{k} {v}' for k, v in self.lending.items())}, "
+              f"FundFlows {self.flows}", file=out)
+        print(f"evidence contracts: {', '.join(f'{k} {v}' for k, v in self.evidence.items())}",
+              file=out)
+
+
+def ensure_deployed(rpc_url: str, data: DataDir, config: ConsortiumConfig,
+                    accounts: dict[str, Any], extra: dict[str, Any] | None = None) -> Deployment:
+    """Deploy the Consortium and the contract suite from the bootstrap key unless already there
+    (a fixed address per bootstrap nonce), and write the deployment record."""
+    w3 = connect(rpc_url)
+    pipeline = TransactionPipeline(w3, accounts[config.bootstrap])
+    charter = [CharterMember(m.name, accounts[m.key].address, m.roles) for m in config.members]
+    address, deployed_now = deploy_consortium(
+        pipeline, charter, config.threshold, config.proposal_lifetime
+    )
+    recorded = data.read_deployment()["contracts"] if data.deployment.is_file() else {}
+    lending, _ = deploy_lending(pipeline, address, recorded)
+    flows = deploy_flows(pipeline, address, lending.LoanLedger, recorded)
+    evidence = deploy_evidence(pipeline, address, lending.LoanLedger, recorded)
+    data.write_deployment({
+        "chain_id": config.chain_id,
+        "rpc_url": rpc_url,
+        "contracts": {"Consortium": address, **lending.as_dict(), "FundFlows": flows,
+                      **evidence.as_dict()},
+        **(extra or {}),
+    })
+    members = ConsortiumClient(w3, address).members()
+    return Deployment(address, deployed_now, lending.as_dict(), flows, evidence.as_dict(),
+                      members)

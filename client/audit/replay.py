@@ -75,6 +75,16 @@ class _Run:
         self.report = report
         self.rpc = RpcClient(opts.rpc)
         self.fetcher = BlockFetcher(self.rpc, opts.window)
+        self.consensus = self._consensus()
+        if self.consensus == "cometbft":
+            # a network's blocks are decided by CometBFT commits, not sealed by one key
+            self.fetcher.seals_supported = False
+
+    def _consensus(self) -> str:
+        """"solo" or "cometbft" as the node reports it (nodes without the method: solo)."""
+        reply = self.rpc.batch([("coledger_nodeInfo", [])])[0]
+        result = reply.get("result")
+        return str(result.get("consensus", "solo")) if isinstance(result, dict) else "solo"
 
     def run(self) -> None:
         opts, report = self.opts, self.report
@@ -139,7 +149,7 @@ class _Run:
             store.save(info)
         report.genesis_hash = info.genesis_hash
         report.timings["genesis_s"] = round(time.perf_counter() - t0, 3)
-        reexec = Reexecutor(chain, head_header)
+        reexec = Reexecutor(chain, head_header, check_seals=self.consensus != "cometbft")
         self._loop(store, reexec, info, last)
 
     def _loop(self, store: CheckpointStore, reexec: Reexecutor, info: CheckpointInfo,
@@ -196,7 +206,10 @@ class _Run:
             "tx_per_s": round(report.executed_transactions / elapsed, 1) if elapsed else 0.0,
         })
         note = None
-        if self.fetcher.seals_supported is False:
+        if self.consensus == "cometbft":
+            note = ("consortium network: blocks carry CometBFT commits, not one validator's seal; "
+                    "this replay re-executes every block but does not verify commit signatures")
+        elif self.fetcher.seals_supported is False:
             note = "the RPC has no coledger_getBlockSeal: validator seals were not checked"
         report.seals = {"checked": seals_checked, "note": note}
         if divergences:
