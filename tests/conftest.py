@@ -5,6 +5,9 @@
   key at nonce 0 (sole governor, threshold 1), and `make_account` admits each test key as a member
   with the Operator role, so tests may deploy their own contracts — exactly as on a real chain.
 - ``anvil``: anvil from `@foundry-rs/anvil`, zero base fee; `make_account` funds keys instead.
+- ``network``: a 4-validator consortium network (CometBFT + the node as ABCI app, one process per
+  validator, on its own loopback addresses); admission as on the embedded node. Time travel does
+  not exist there: tests that need it are skipped with that reason.
 
 Transactions are always signed locally and sent raw: neither backend has unlocked accounts in use.
 """
@@ -84,6 +87,9 @@ class ChainHandle:
         return TransactionPipeline(self.w3, account)
 
     def increase_time(self, seconds: int) -> None:
+        if self.kind == "network":
+            pytest.skip("needs time travel, which does not exist on a consortium network "
+                        "(block time is CometBFT's BFT time)")
         self.w3.provider.make_request("evm_increaseTime", [seconds])
         self.w3.provider.make_request("evm_mine", [])
 
@@ -106,8 +112,14 @@ def chain() -> Iterator[ChainHandle]:
              "--hardfork", "prague", "--silent"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+    elif BACKEND == "network":
+        from tests.network.harness import start_test_network
+
+        network = start_test_network(workdir / "net", bootstrap.address, validators=4)
+        proc = network.validators[0].proc
+        url = network.urls[0]
     else:
-        pytest.fail(f"unknown COLEDGER_TEST_CHAIN={BACKEND!r} (embedded or anvil)")
+        pytest.fail(f"unknown COLEDGER_TEST_CHAIN={BACKEND!r} (embedded, anvil or network)")
     try:
         w3 = wait_for_rpc(url, proc)
         if BACKEND == "anvil":
@@ -118,11 +130,14 @@ def chain() -> Iterator[ChainHandle]:
         address, _ = deploy_consortium(pipeline, charter, threshold=1, proposal_lifetime=86_400)
         yield ChainHandle(BACKEND, url, w3, bootstrap, ConsortiumClient(w3, address, pipeline))
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if BACKEND == "network":
+            network.stop()
+        else:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

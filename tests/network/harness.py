@@ -1,0 +1,36 @@
+"""Start a real consortium network for tests: CometBFT validators with the node as their app.
+
+Each network gets its own random block of loopback addresses (127.X.Y.11 and up), so test runs
+never collide with each other or with a network a developer is running on the default ports.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from client.network import NetworkRunner
+from node.cometbft.home import create_network
+from node.cometbft.toolchain import ensure_cometbft
+
+__all__ = ["start_test_network", "random_first_host"]
+
+
+def random_first_host() -> str:
+    return f"127.{random.randint(100, 250)}.{random.randint(1, 250)}.11"
+
+
+def start_test_network(root: Path, bootstrap: str, validators: int = 4, chain_id: int = 1337,
+                       extra_env: dict[int, dict[str, str]] | None = None) -> NetworkRunner:
+    """Create and start a network of ``validators``; every validator's JSON-RPC answers."""
+    binary = ensure_cometbft(None)
+    monikers = [f"bank-{i}" for i in range(validators)]
+    create_network(root, binary, monikers, chain_id=chain_id, bootstrap_address=bootstrap,
+                   first_host=random_first_host())
+    runner = NetworkRunner(root, extra_env=extra_env)
+    try:
+        runner.start()
+    except BaseException:
+        runner.stop()
+        raise
+    return runner

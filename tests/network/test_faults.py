@@ -1,0 +1,112 @@
+"""Faults under load: crash, pause, cut off, a lying app. Nothing acknowledged is ever lost.
+
+"Acknowledged" is a receipt a validator returned to the load's client. After every fault and
+its recovery, each acknowledged receipt must be present, and identical, on every live validator,
+and every live validator serves the same chain.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.network.conftest import Net, _start
+from tests.network.load import LoadGenerator, chain_digest, rpc, wait_for_receipts, wait_height
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[Net]:
+    yield from _start("coledger-faults-")
+
+
+def _heads(net: Net, live: list[int]) -> list[int]:
+    return [int(rpc(net.urls[i], "eth_blockNumber", timeout=5), 16) for i in live]
+
+
+def _progress(net: Net, live: list[int], blocks: int = 3, timeout: float = 60) -> None:
+    start = max(_heads(net, live))
+    for i in live:
+        wait_height(net.urls[i], start + blocks, timeout)
+
+
+def _assert_same(net: Net, live: list[int], acknowledged: dict[str, object]) -> None:
+    for i in live:
+        found = wait_for_receipts(net.urls[i], list(acknowledged), timeout=120)
+        for h, receipt in acknowledged.items():
+            assert found[h] == receipt, f"validator {i} serves another receipt for {h}"
+    head = min(_heads(net, live))
+    digests = [chain_digest(net.urls[i], head) for i in live]
+    assert all(d == digests[0] for d in digests[1:]), "validators disagree"
+
+
+def _load(net: Net, live: list[int]) -> LoadGenerator:
+    gen = LoadGenerator([net.urls[i] for i in live], net.members[:3], net.contract)
+    gen.start()
+    return gen
+
+
+def test_kill_one_validator_chain_goes_on_and_it_catches_up(faulty: Net) -> None:
+    net = faulty
+    gen = _load(net, [0, 1, 2])
+    time.sleep(3)
+    net.runner.kill(3, signal.SIGKILL)
+    _progress(net, [0, 1, 2], blocks=5)
+    acked = gen.stop()
+    assert len(acked) >= 5
+    net.runner.restart(3)
+    _assert_same(net, [0, 1, 2, 3], acked)
+
+
+def test_kill_two_of_four_halts_without_fork_then_resumes(faulty: Net) -> None:
+    net = faulty
+    gen = _load(net, [0, 1])
+    time.sleep(2)
+    net.runner.kill(2, signal.SIGKILL)
+    net.runner.kill(3, signal.SIGKILL)
+    time.sleep(3)  # what was in flight settles
+    stalled = _heads(net, [0, 1])
+    time.sleep(6)
+    assert _heads(net, [0, 1]) == stalled, "2 of 4 validators must not commit (no 2/3 majority)"
+    acked_before = dict(gen.acknowledged)
+    net.runner.restart(2)
+    _progress(net, [0, 1, 2], blocks=3, timeout=90)
+    acked = gen.stop()
+    assert len(acked) > len(acked_before), "progress resumed under load"
+    net.runner.restart(3)
+    _assert_same(net, [0, 1, 2, 3], acked)
+
+
+def test_sigstop_one_validator_for_30s(faulty: Net) -> None:
+    net = faulty
+    gen = _load(net, [0, 1, 2])
+    net.runner.pause(3)
+    try:
+        before = max(_heads(net, [0, 1, 2]))
+        time.sleep(30)
+        assert max(_heads(net, [0, 1, 2])) > before, "the others went on"
+    finally:
+        net.runner.resume(3)
+    acked = gen.stop()
+    _assert_same(net, [0, 1, 2, 3], acked)
+
+
+def test_kill_app_only_replays_to_the_same_app_hash(faulty: Net) -> None:
+    net = faulty
+    gen = _load(net, [0, 1, 2])
+    time.sleep(3)
+    old_pid = net.runner.validators[3].pid
+    net.runner.kill_app_only(3)
+    # the runner restarts the validator; CometBFT's handshake replays what the app lacks
+    deadline = time.monotonic() + 90
+    while net.runner.validators[3].pid == old_pid and time.monotonic() < deadline:
+        time.sleep(0.5)
+    net.runner.wait_ready(90, [3])
+    acked = gen.stop()
+    _assert_same(net, [0, 1, 2, 3], acked)
+    log = (net.root / "validator-3" / "cometbft.log").read_text(errors="replace")
+    assert "ABCI Handshake App Info" in log
