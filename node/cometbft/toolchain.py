@@ -195,7 +195,10 @@ def module_dir(module: str = COMETBFT_MODULE, version: str = COMETBFT_VERSION) -
         try:
             done = subprocess.run(
                 [go, "mod", "download", "-json", f"{module}@{version}"],
-                cwd=tmp, capture_output=True, text=True, timeout=_BUILD_TIMEOUT_S,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=_BUILD_TIMEOUT_S,
             )
         except subprocess.TimeoutExpired as e:
             raise ModuleDownloadError(f"go mod download {module}@{version} timed out") from e
@@ -280,6 +283,7 @@ def ensure_bindings(progress: Progress | None = None) -> Path:
 
 def main() -> int:
     """`python -m node.cometbft.toolchain`: build/generate what is missing and print the paths."""
+
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
