@@ -30,6 +30,8 @@ from client.keys import Keystore, demo_password
 
 __all__ = ["NetworkDir", "NetworkRunner", "init_network", "network_status", "ValidatorProcess"]
 
+#: node.cometbft.validator.EXIT_DIVERGED (not imported: the node is imported lazily)
+_EXIT_DIVERGED = 3
 VALIDATOR_COUNTS = "at least 4 (f = 1 crash or lie tolerated), or 1 for benchmarks"
 
 
@@ -196,6 +198,12 @@ class NetworkRunner:
             with self._lock:
                 for v in self.validators:
                     if v.held or v.alive() or v.proc is None:
+                        continue
+                    if v.proc.returncode == _EXIT_DIVERGED:
+                        v.held = True
+                        print(f"[network] validator {v.index} stopped: its state diverged from "
+                              f"the network's (consensus failure); not restarting it. See "
+                              f"{v.home / 'validator.log'}", file=sys.stderr, flush=True)
                         continue
                     due = backoff.get(v.index)
                     if due is None:

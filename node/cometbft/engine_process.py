@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -28,6 +29,24 @@ __all__ = ["EngineProcess", "EngineFailedError"]
 log = logging.getLogger("coledger.node.cometbft.engine")
 
 _PR_SET_PDEATHSIG = 1
+
+
+#: CometBFT log lines that mean consensus stopped for good on this validator
+_FAILURE_MARKERS = ("CONSENSUS FAILURE", "+2/3 committed an invalid block")
+
+
+def describe_consensus_failure(line: str) -> str:
+    """An operator's sentence for CometBFT's consensus-failure log line."""
+    found = re.search(r"Expected ([0-9A-F]{64}), got ([0-9A-F]{64})", line)
+    height = re.search(r"height=(\d+)", line)
+    where = f" at height {height.group(1)}" if height else ""
+    if "AppHash" in line and found:
+        return (f"consensus failure{where}: more than 2/3 of the validators committed a block "
+                f"whose app hash differs from this validator's (the network's "
+                f"{found.group(1)}, this app computed {found.group(2)}): this validator's "
+                f"ledger state diverged, so it stops. Restore its data dir from another "
+                f"validator (or a backup) and start it again. CometBFT said: {line.strip()}")
+    return f"consensus failure{where}: CometBFT stopped deciding: {line.strip()}"
 
 
 class EngineFailedError(NodeError):
@@ -65,9 +84,38 @@ class EngineProcess:
         return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
+        try:
+            self._log_offset = self._log_path.stat().st_size  # only this run's lines count
+        except OSError:
+            self._log_offset = 0
         self._spawn()
         self._thread = threading.Thread(target=self._watch, name="cometbft-watch", daemon=True)
         self._thread.start()
+        self._log_thread = threading.Thread(target=self._watch_log, name="cometbft-log-watch",
+                                            daemon=True)
+        self._log_thread.start()
+
+    def _watch_log(self) -> None:
+        """Watch the engine's log for a consensus failure: CometBFT then stops deciding but keeps
+        running, so without this the validator would sit silently at a height forever."""
+        pending = ""
+        while not self._stopping.wait(1.0):
+            try:
+                with open(self._log_path, "rb") as f:
+                    f.seek(self._log_offset)
+                    chunk = f.read(1 << 20)
+            except OSError:
+                continue
+            self._log_offset += len(chunk)
+            lines = (pending + chunk.decode("utf-8", "replace")).split("\n")
+            pending = lines.pop()
+            for line in lines:
+                if any(marker in line for marker in _FAILURE_MARKERS):
+                    message = describe_consensus_failure(line)
+                    log.critical("%s", message)
+                    if self._on_give_up is not None:
+                        self._on_give_up(message)
+                    return
 
     def _spawn(self) -> None:
         fd = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

@@ -24,7 +24,11 @@ from .genesis import NetworkGenesis, read_network_genesis
 from .home import ValidatorSpec, load_validator_spec, patch_toml
 from .producer import CometProducer, abci_socket_path
 
-__all__ = ["Validator", "ValidatorOptions", "check_ledger_genesis"]
+__all__ = ["EXIT_DIVERGED", "Validator", "ValidatorOptions", "check_ledger_genesis"]
+
+#: exit status of a validator whose consensus failed (its state diverged from the network's):
+#: restarting it cannot help, so supervisors leave it stopped
+EXIT_DIVERGED = 3
 
 log = logging.getLogger("coledger.node.cometbft.validator")
 
@@ -115,7 +119,8 @@ class Validator:
             self.node.stop()
 
     def serve_forever(self) -> int:
-        """Serve until SIGINT/SIGTERM (0) or until the engine cannot be kept up (1).
+        """Serve until SIGINT/SIGTERM (0), until the engine cannot be kept up (1) or until
+        consensus failed on this validator (:data:`EXIT_DIVERGED`).
 
         The engine stops first (CometBFT finishes its step and closes cleanly), then the app."""
         stop = self.failed
@@ -131,4 +136,6 @@ class Validator:
             for s, h in old.items():
                 signal.signal(s, h)
             self.stop()
-        return 1 if self.failure else 0
+        if not self.failure:
+            return 0
+        return EXIT_DIVERGED if self.failure.startswith("consensus failure") else 1

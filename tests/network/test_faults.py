@@ -110,3 +110,30 @@ def test_kill_app_only_replays_to_the_same_app_hash(faulty: Net) -> None:
     _assert_same(net, [0, 1, 2, 3], acked)
     log = (net.root / "validator-3" / "cometbft.log").read_text(errors="replace")
     assert "ABCI Handshake App Info" in log
+
+
+def test_validator_with_a_wrong_app_hash_stops_with_a_clear_error(tmp_path) -> None:
+    """Validator 3's app (test-only switch) reports a wrong app hash from height 12 on."""
+    gen_net = _start("coledger-wrong-hash-",
+                     extra_env={3: {"COLEDGER_TEST_WRONG_APP_HASH_FROM": "12"}})
+    net = next(gen_net)
+    try:
+        gen = _load(net, [0, 1, 2])
+        _progress(net, [0, 1, 2], blocks=12, timeout=120)
+        acked = gen.stop()
+        assert max(_heads(net, [0, 1, 2])) >= 14
+        # validator 3 did not follow past the block whose app hash it got wrong
+        v3 = net.runner.validators[3]
+        assert v3.proc is not None
+        v3.proc.wait(90)  # it stops by itself
+        deadline = time.monotonic() + 10
+        while not v3.held and time.monotonic() < deadline:  # the runner's watcher looks twice a s
+            time.sleep(0.2)
+        assert v3.proc.returncode == 3 and v3.held, "left stopped: restarting cannot help"
+        log = (net.root / "validator-3" / "validator.log").read_text(errors="replace")
+        assert "consensus failure" in log and "app hash differs from this validator's" in log, \
+            log[-3000:]
+        assert "diverged" in log
+        _assert_same(net, [0, 1, 2], acked)
+    finally:
+        next(gen_net, None)
