@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +34,12 @@ class Net:
 
 
 def _start(prefix: str, validators: int = 4, members: int = 4,
-           extra_env: dict[int, dict[str, str]] | None = None) -> Iterator[Net]:
+           extra_env: dict[int, dict[str, str]] | None = None,
+           before_start: Callable[[Path], None] | None = None) -> Iterator[Net]:
     root = Path(tempfile.mkdtemp(prefix=prefix))
     bootstrap: LocalAccount = Account.create()
-    runner = start_test_network(root / "net", bootstrap.address, validators, extra_env=extra_env)
+    runner = start_test_network(root / "net", bootstrap.address, validators, extra_env=extra_env,
+                                before_start=before_start)
     try:
         w3 = Web3(Web3.HTTPProvider(runner.urls[0], request_kwargs={"timeout": 60}))
         pipeline = TransactionPipeline(w3, bootstrap)

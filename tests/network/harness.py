@@ -7,6 +7,7 @@ never collide with each other or with a network a developer is running on the de
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from client.network import NetworkRunner
@@ -21,12 +22,15 @@ def random_first_host() -> str:
 
 
 def start_test_network(root: Path, bootstrap: str, validators: int = 4, chain_id: int = 1337,
-                       extra_env: dict[int, dict[str, str]] | None = None) -> NetworkRunner:
+                       extra_env: dict[int, dict[str, str]] | None = None,
+                       before_start: Callable[[Path], None] | None = None) -> NetworkRunner:
     """Create and start a network of ``validators``; every validator's JSON-RPC answers."""
     binary = ensure_cometbft(None)
     monikers = [f"bank-{i}" for i in range(validators)]
     create_network(root, binary, monikers, chain_id=chain_id, bootstrap_address=bootstrap,
                    first_host=random_first_host())
+    if before_start is not None:
+        before_start(root)
     runner = NetworkRunner(root, extra_env=extra_env)
     try:
         runner.start()

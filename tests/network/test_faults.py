@@ -10,11 +10,13 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.network.conftest import Net, _start
 from tests.network.load import LoadGenerator, chain_digest, rpc, wait_for_receipts, wait_height
+from tests.network.partition import Partitioner
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -136,4 +138,31 @@ def test_validator_with_a_wrong_app_hash_stops_with_a_clear_error(tmp_path) -> N
         assert "diverged" in log
         _assert_same(net, [0, 1, 2], acked)
     finally:
+        next(gen_net, None)
+
+
+def test_isolated_validator_halts_and_heals() -> None:
+    """Validator 3's p2p links are cut: the three go on, it halts; healed, it catches up."""
+    cut: list[Partitioner] = []
+
+    def relays(root: Path) -> None:
+        cut.append(Partitioner(root))
+
+    gen_net = _start("coledger-partition-", before_start=relays)
+    net = next(gen_net)
+    partitioner = cut[0]
+    try:
+        gen = _load(net, [0, 1, 2])
+        _progress(net, [0, 1, 2], blocks=2)
+        partitioner.isolate(3)
+        time.sleep(2)
+        isolated_at = _heads(net, [3])[0]
+        _progress(net, [0, 1, 2], blocks=5)
+        assert _heads(net, [3])[0] == isolated_at, "an isolated validator cannot commit alone"
+        partitioner.heal(3)
+        acked = gen.stop()
+        _assert_same(net, [0, 1, 2, 3], acked)
+        assert _heads(net, [3])[0] > isolated_at
+    finally:
+        partitioner.close()
         next(gen_net, None)
