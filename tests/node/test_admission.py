@@ -67,3 +67,23 @@ def test_configured_consortium_address_overrides_the_convention(
     with pytest.raises(Web3RPCError) as denied:
         _try_send(handle, stranger)
     assert denied.value.rpc_response["error"]["code"] == -32003
+
+
+def test_large_calldata_gets_the_same_decision_with_or_without_a_cached_one(
+    node_factory: Any, node_artifacts: dict[str, Any]
+) -> None:
+    """The admission call's gas covers the payload's intrinsic cost: a member's 400 KB-calldata
+    transaction is admitted when nothing is cached and when a decision is cached alike (it was
+    refused with "Message.gas cannot be negative" only when uncached). On a network every
+    validator must decide alike."""
+    handle = node_factory()
+    boot = handle.bootstrap
+    allow = handle.deploy(boot, node_artifacts["AllowList"])  # allows exactly one address
+    member = Account.create()
+    handle.send(boot, {"to": allow.address, "gas": 100_000,
+                       "data": allow.encode_abi("setAllowed", [member.address])})
+    sender = bytes.fromhex(member.address[2:])
+    big = b"\x01" * 400_000  # intrinsic calldata gas 6.4 M > the call's 5 M execution budget
+    handle.node.admission.check(sender, sender, 0, 0, 7_000_000, big)  # cold: asks the contract
+    assert _try_send(handle, member)["status"] == 1  # a small transaction: now cached
+    handle.node.admission.check(sender, sender, 0, 0, 7_000_000, big)  # warm: the cached answer
