@@ -24,7 +24,8 @@ MAX_JSON_DEPTH = 128
 #: A typed transaction nests 4 levels (tx > access list > entry > storage keys).
 MAX_RLP_DEPTH = 16
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 _RUNS = re.compile(rb"\[+|\]+")
@@ -40,9 +41,16 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     """
     if body.count(b"[") + body.count(b"{") <= limit:
         return False
-    if b'"' in body:
-        body = _STRING.sub(b"", body)
-    s = body.translate(_SQUARE, _NOT_BRACKETS)
+    # Cut strings out cheaply: drop escaped backslashes and quotes (JSON escapes pair up left to
+    # right), keep only quotes and brackets (a hex string becomes ""), then cut the "..." pieces.
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    s = _STRING.sub(b"", body.translate(None, _NOT_STRUCTURE))
+    return _bracket_depth_exceeds(s.translate(_SQUARE, _NOT_BRACKETS), limit)
+
+
+def _bracket_depth_exceeds(s: bytes, limit: int) -> bool:
+    """Whether a string of only '[' and ']' nests deeper than `limit` (unbalanced opens count)."""
     if s.count(b"[") <= limit:
         return False
     # Each pass removes the innermost pairs, so passes count depth; cheap while they shrink the

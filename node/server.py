@@ -1,8 +1,16 @@
-"""HTTP/1.1 transport for the JSON-RPC dispatcher (127.0.0.1, keep-alive, threaded).
+"""HTTP/1.1 transport for the JSON-RPC dispatcher (127.0.0.1, keep-alive, bounded).
 
 Why the standard library: the node must start in-process and as a subprocess with no
-extra services; ThreadingHTTPServer with HTTP/1.1 gives concurrent keep-alive clients,
-and all chain access is serialized behind the core's lock anyway.
+extra services, and all chain access is serialized behind the core's lock anyway. What the
+stdlib server lacks is bounds, so they are added here (issue 12, defect 3):
+
+- at most ``max_connections`` open connections, served by a pool of as many reusable worker
+  threads; one more gets an immediate 503 and is closed (never an unbounded thread per client);
+- a connection idle between requests for ``idle_timeout`` is closed (keep-alive timeout);
+- a request (line, headers and body) must arrive within ``request_timeout`` of its first byte,
+  so a client that trickles bytes (slowloris) is dropped; a watchdog thread enforces both
+  deadlines by shutting the socket down, which wakes the blocked read;
+- bodies over ``max_body`` are refused with 413 before they are read.
 """
 
 from __future__ import annotations
@@ -10,17 +18,38 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import queue
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, Protocol
 
-from .rpc import Dispatcher
+from ._guard import sane_recursion_limit
 
-__all__ = ["RpcHttpServer"]
+__all__ = ["RpcHttpServer", "ServerLimits", "MAX_BODY"]
 
 log = logging.getLogger("coledger.node.server")
 
 MAX_BODY = 64 * 1024 * 1024
+
+
+class _Dispatcher(Protocol):
+    def handle_body(self, body: bytes) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Resource bounds of the JSON-RPC front door."""
+
+    max_connections: int = 512
+    idle_timeout: float = 60.0
+    request_timeout: float = 15.0
+    max_body: int = MAX_BODY
+    #: a response write (sendall) that takes longer than this drops the connection
+    write_timeout: float = 60.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -30,10 +59,28 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def setup(self) -> None:
+        self.timeout = self.server.limits.write_timeout  # backstop on every socket operation
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("%s " + format, self.address_string(), *args)
 
+    def handle_one_request(self) -> None:
+        watchdog, limits = self.server.watchdog, self.server.limits
+        watchdog.watch(self.connection, limits.idle_timeout, idle=True)
+        try:
+            first = self.rfile.peek(1)  # wait for the next request's first byte
+        except OSError:
+            first = b""
+        if not first:
+            self.close_connection = True
+            return
+        watchdog.watch(self.connection, limits.request_timeout, idle=False)
+        super().handle_one_request()
+
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.server.watchdog.unwatch(self.connection)  # the request is in; now answer it
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -44,16 +91,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(405, b'{"error": "use POST with a JSON-RPC 2.0 body"}')
 
     def do_POST(self) -> None:  # noqa: N802
+        max_body = self.server.limits.max_body
         try:
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if length < 0 or length > MAX_BODY:
-            self._send(411 if length < 0 else 413,
-                       b'{"error": "Content-Length required, at most 64 MiB"}')
+        if length < 0:
             self.close_connection = True
+            self._send(411, b'{"error": "Content-Length required"}')
+            return
+        if length > max_body:
+            self.close_connection = True
+            self._send(413, json.dumps({"error": f"request body of {length} bytes exceeds the "
+                                        f"limit of {max_body} bytes"}).encode())
             return
         body = self.rfile.read(length)
+        if len(body) < length:  # the client went away, or the watchdog cut it off
+            self.close_connection = True
+            return
+        self.server.watchdog.unwatch(self.connection)
         response = self.server.dispatcher.handle_body(body)
         if response is None:
             self._send(200, b"")
@@ -61,26 +117,161 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, json.dumps(response, separators=(",", ":")).encode())
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+class _Watchdog:
+    """Shuts down connections whose deadline passed (idle keep-alive, or a slow request)."""
 
-    def __init__(self, addr: tuple[str, int], dispatcher: Dispatcher) -> None:
+    def __init__(self, tick: float = 0.25) -> None:
+        self._deadlines: dict[socket.socket, tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._tick = tick
+        self._thread = threading.Thread(target=self._run, name="coledger-rpc-watchdog",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def watch(self, conn: socket.socket, seconds: float, idle: bool) -> None:
+        with self._lock:
+            self._deadlines[conn] = (time.monotonic() + seconds, idle)
+
+    def unwatch(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._deadlines.pop(conn, None)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._tick):
+            now = time.monotonic()
+            with self._lock:
+                expired = [c for c, (t, _) in self._deadlines.items() if t <= now]
+                for conn in expired:
+                    del self._deadlines[conn]
+            for conn in expired:
+                _shut(conn)
+
+    def stop(self) -> None:
+        """Stop watching; connections idle between requests are closed now."""
+        self._stopped.set()
+        with self._lock:
+            idle = [c for c, (_, is_idle) in self._deadlines.items() if is_idle]
+            self._deadlines.clear()
+        for conn in idle:
+            _shut(conn)
+        self._thread.join(timeout=5)
+
+
+def _shut(conn: socket.socket) -> None:
+    try:
+        conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Workers:
+    """A pool of reusable daemon threads, started on demand; the caller bounds the jobs in flight
+    (the server's connection slots), so the threads never outnumber ``max_connections``."""
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._threads = 0
+        self._name = name
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                self._threads += 1
+                threading.Thread(target=self._run, name=f"{self._name}-{self._threads}",
+                                 daemon=True).start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception:  # a job never takes its worker down
+                log.exception("connection handler failed")
+            with self._lock:
+                self._idle += 1
+
+    def stop(self) -> None:
+        """Idle workers exit now, busy ones after their current connection."""
+        with self._lock:
+            count = self._threads
+        for _ in range(count):
+            self._jobs.put(None)
+
+
+_BUSY = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+    "code": -32005, "message": "server busy: too many open connections; retry shortly"}}).encode()
+
+
+class _Server(HTTPServer):
+    allow_reuse_address = True
+    request_queue_size = 1024  # a burst of connects waits in the backlog, not in SYN retries
+
+    def __init__(self, addr: tuple[str, int], dispatcher: _Dispatcher,
+                 limits: ServerLimits) -> None:
         self.dispatcher = dispatcher
+        self.limits = limits
+        self.watchdog = _Watchdog()
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
         super().__init__(addr, _Handler)
+        self.workers = _Workers(f"coledger-rpc-{self.server_address[1]}")
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+
+        def serve() -> None:
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.watchdog.unwatch(request)
+                self.shutdown_request(request)
+                self._slots.release()
+
+        self.workers.submit(serve)
+
+    def _refuse(self, request: socket.socket) -> None:
+        """503 and close, from the accepting thread, without waiting on the client."""
+        try:
+            request.setblocking(False)
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+                            b"\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: "
+                            + str(len(_BUSY)).encode() + b"\r\n\r\n" + _BUSY)
+            request.shutdown(socket.SHUT_WR)
+            request.recv(65536)  # what already arrived, so that close sends FIN rather than RST
+        except OSError:
+            pass
+        request.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s failed", client_address, exc_info=True)
 
 
 class RpcHttpServer:
     """Owns the listening socket and its serving thread."""
 
-    def __init__(self, host: str, port: int, dispatcher: Dispatcher) -> None:
+    def __init__(self, host: str, port: int, dispatcher: _Dispatcher,
+                 limits: ServerLimits | None = None) -> None:
         if host == "localhost":
             host = "127.0.0.1"
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the node only listens on loopback (127.0.0.0/8), not {host}")
+        sane_recursion_limit()  # serving threads never run with py_ecc's 100,000
         self.host = host
-        self._server = _Server((host, port), dispatcher)
+        self.limits = limits or ServerLimits()
+        self._server = _Server((host, port), dispatcher, self.limits)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -88,10 +279,13 @@ class RpcHttpServer:
         )
 
     def start(self) -> None:
+        self._server.watchdog.start()
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop accepting; in-flight handlers finish on their daemon threads."""
+        """Stop accepting and close idle keep-alive connections; in-flight requests finish."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self._server.watchdog.stop()
+        self._server.workers.stop()
