@@ -24,11 +24,28 @@ echo "== lint (ruff) =="
 .venv/bin/ruff check .
 
 echo "== pytest on the embedded node =="
-.venv/bin/python -m pytest -q tests "$@"
+.venv/bin/python -m pytest -q tests --ignore=tests/network --ignore=tests/cometbft "$@"
 
 echo "== chain-portable tests on anvil (all but the embedded node's own: node, e2e, audit) =="
 COLEDGER_TEST_CHAIN=anvil .venv/bin/python -m pytest -q tests \
-  --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit "$@"
+  --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit \
+  --ignore=tests/network --ignore=tests/cometbft "$@"
+
+# The consortium network: CometBFT (pinned, built with Go on first use into ./.tools) under the
+# node as its ABCI application, 4 validators as processes on their own loopback addresses.
+echo "== consortium network: CometBFT engine, ABCI server, 4-validator consistency and faults =="
+if ! command -v go >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[test] Go not found; installing Debian's golang-go to build CometBFT" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+fi
+.venv/bin/python -m node.cometbft.toolchain
+.venv/bin/python -m pytest -q tests/cometbft tests/network "$@"
+
+echo "== chain-portable tests on the 4-validator network (one module or more per domain) =="
+COLEDGER_TEST_CHAIN=network .venv/bin/python -m pytest -q \
+  tests/contracts/test_consortium.py tests/lending/test_origination.py tests/flows/test_flows_e2e.py \
+  tests/evidence_chain tests/api/test_server_e2e.py tests/client/test_pipeline.py "$@"
 
 echo "== hardhat compile (offline, solc-js) =="
 npx --no-install hardhat compile --quiet
