@@ -22,13 +22,16 @@ def register(sub: Any) -> None:
     init = net_sub.add_parser("init", help="create validator keys, the shared genesis and configs")
     init.add_argument("--validators", type=int, default=4,
                       help="number of validators (default 4; at least 4, or 1 for benchmarks)")
-    init.add_argument("--dir", type=Path, default=DEFAULT_NETWORK_DIR)
+    init.add_argument("--dir", type=Path, default=DEFAULT_NETWORK_DIR,
+                      help="where the network lives (default ./coledger-network)")
     init.add_argument("--config", type=Path, help="consortium config (default: the demo consortium)")
     init.add_argument("--first-host", default="127.0.0.11",
                       help="loopback address of validator 0; the others follow (default 127.0.0.11)")
-    init.add_argument("--rpc-port", type=int, default=8545)
-    init.add_argument("--p2p-port", type=int, default=26656)
-    init.add_argument("--engine-rpc-port", type=int, default=26657)
+    init.add_argument("--rpc-port", type=int, default=8545,
+                      help="each validator's JSON-RPC port, on its own address (default 8545)")
+    init.add_argument("--p2p-port", type=int, default=26656, help="CometBFT p2p (default 26656)")
+    init.add_argument("--engine-rpc-port", type=int, default=26657,
+                      help="CometBFT's own RPC (default 26657)")
     init.set_defaults(func=_cmd_init)
 
     start = net_sub.add_parser("start", help="run every validator; deploy the consortium on first start")

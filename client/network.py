@@ -146,6 +146,22 @@ def _rpc(url: str, method: str, params: list[Any] | None = None, timeout: float 
     return reply["result"]
 
 
+def _refuse_shared_keys(homes: list[Path]) -> None:
+    """Two validators signing with one key would double-sign (BFT counts that key once, and the
+    evidence would name the institution as faulty): refuse before anything starts."""
+    seen: dict[str, Path] = {}
+    for home in homes:
+        key_file = home / "cometbft" / "config" / "priv_validator_key.json"
+        try:
+            address = json.loads(key_file.read_text())["address"]
+        except (OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"{key_file}: cannot read the validator key ({e})") from None
+        if address in seen:
+            raise ConfigError(f"{seen[address].name} and {home.name} have the same validator key "
+                              f"{address} ({key_file.name}); each validator needs its own")
+        seen[address] = home
+
+
 class NetworkRunner:
     """Runs every validator of a network directory and restarts one whose process dies."""
 
@@ -154,6 +170,7 @@ class NetworkRunner:
 
         self.net = NetworkDir(root)
         self.validators: list[ValidatorProcess] = []
+        _refuse_shared_keys(self.net.homes())
         for home in self.net.homes():
             spec = load_validator_spec(home)
             self.validators.append(ValidatorProcess(

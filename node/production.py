@@ -11,9 +11,10 @@ answers what is pending, and drives :meth:`ChainCore.build_block` / :meth:`Chain
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
-from .errors import TimeTravelDisabledError
+from .errors import RpcError, TimeTravelDisabledError
 from .mempool import PendingTx
 
 __all__ = ["BlockProducer"]
@@ -36,6 +37,18 @@ class BlockProducer(ABC):
     @abstractmethod
     def submit(self, raw: bytes) -> bytes:
         """Check and queue a raw signed transaction; its hash, or an RpcError naming why not."""
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[bytes | RpcError]:
+        """Check and queue several raw transactions in order (one JSON-RPC batch): for each its
+        hash or the RpcError naming why not. A producer that hands transactions to an engine
+        overrides this to do it in one round trip; the meaning is the same as one by one."""
+        out: list[bytes | RpcError] = []
+        for raw in raws:
+            try:
+                out.append(self.submit(raw))
+            except RpcError as exc:
+                out.append(exc)
+        return out
 
     @abstractmethod
     def pending_nonce(self, sender: bytes) -> int:

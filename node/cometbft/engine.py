@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from ..errors import NodeError
 
-__all__ = ["EngineClient", "EngineError", "EngineUnavailableError", "EngineRpcError"]
+__all__ = ["BROADCAST_BATCH", "EngineClient", "EngineError", "EngineUnavailableError", "EngineRpcError"]
 
 
 class EngineError(NodeError):
@@ -36,6 +36,11 @@ class EngineRpcError(EngineError):
         self.code = code
         self.rpc_message = message
         self.data = data
+
+
+#: items per JSON-RPC batch the node sends CometBFT; a validator's config sets CometBFT's
+#: ``rpc.max_request_batch_size`` to this (its default, 10, would make batches ten times smaller)
+BROADCAST_BATCH = 100
 
 
 class EngineClient:

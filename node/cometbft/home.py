@@ -28,6 +28,7 @@ from eth_utils import encode_hex
 
 from ..errors import NodeError
 from ..evm import GenesisSpec
+from .engine import BROADCAST_BATCH
 from .genesis import NetworkGenesis, cometbft_chain_id, ethereum_genesis_hash
 
 __all__ = [
@@ -47,7 +48,7 @@ _CONSENSUS = {
     "timeout_propose": '"3s"',
     "timeout_prevote": '"1s"',
     "timeout_precommit": '"1s"',
-    "timeout_commit": '"300ms"',
+    "timeout_commit": '"100ms"',
     "create_empty_blocks": "false",
 }
 
@@ -233,7 +234,9 @@ def engine_config_changes(home: Path, spec: ValidatorSpec, peers: str) -> dict[s
             "moniker": json.dumps(spec.moniker),
             "log_level": json.dumps("info"),
         },
-        "rpc": {"laddr": json.dumps(f"tcp://{spec.host}:{spec.ports.engine_rpc}")},
+        "rpc": {"laddr": json.dumps(f"tcp://{spec.host}:{spec.ports.engine_rpc}"),
+                # the node forwards a JSON-RPC batch of raw transactions in batches this size
+                "max_request_batch_size": str(BROADCAST_BATCH)},
         "p2p": {
             "laddr": json.dumps(f"tcp://{spec.host}:{spec.ports.p2p}"),
             "external_address": json.dumps(f"{spec.host}:{spec.ports.p2p}"),

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,13 @@ from ..mempool import PendingTx
 from ..production import BlockProducer
 from .abci_server import AbciServer
 from .app import EXECUTION_INVALID, LedgerApplication
-from .engine import EngineClient, EngineError, EngineRpcError, EngineUnavailableError
+from .engine import (
+    BROADCAST_BATCH,
+    EngineClient,
+    EngineError,
+    EngineRpcError,
+    EngineUnavailableError,
+)
 from .genesis import NetworkGenesis
 
 if TYPE_CHECKING:
@@ -112,31 +119,55 @@ class CometProducer(BlockProducer):
 
     # ---- transactions ----------------------------------------------------------------------
     def submit(self, raw: bytes) -> bytes:
-        # Decode first (cached, so CheckTx will not recover the signature again): a malformed
-        # transaction gets its precise error without a round trip through CometBFT.
+        ptx = self._precheck(raw)
+        try:
+            answer: Any = self.engine.broadcast_tx_sync(raw)
+        except EngineRpcError as exc:
+            answer = exc
+        except EngineError as exc:
+            raise _engine_failure(exc) from exc
+        return _outcome(ptx, answer)
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[bytes | RpcError]:
+        """One ``broadcast_tx_sync`` batch per chunk (CometBFT runs its items in order, so a
+        sender's nonces stay in sequence); the answers mean exactly what :meth:`submit`'s do."""
+        out: list[bytes | RpcError | None] = [None] * len(raws)
+        checked: list[tuple[int, PendingTx, bytes]] = []
+        for i, raw in enumerate(raws):
+            try:
+                checked.append((i, self._precheck(raw), raw))
+            except RpcError as exc:
+                out[i] = exc
+        for chunk in _chunks(checked):
+            try:
+                answers = self.engine.broadcast_many([raw for _, _, raw in chunk])
+            except EngineUnavailableError as exc:
+                failure = _engine_failure(exc)
+                answers = [failure] * len(chunk)
+            except EngineError:  # e.g. a batch over the engine's size limit: one by one
+                answers = []
+                for _, _, raw in chunk:
+                    try:
+                        answers.append(self.engine.broadcast_tx_sync(raw))
+                    except EngineRpcError as exc:
+                        answers.append(exc)
+                    except EngineError as exc:
+                        answers.append(_engine_failure(exc))
+            for (i, ptx, _), answer in zip(chunk, answers, strict=True):
+                try:
+                    out[i] = answer if isinstance(answer, RpcError) else _outcome(ptx, answer)
+                except RpcError as exc:
+                    out[i] = exc
+        assert all(o is not None for o in out)
+        return out  # type: ignore[return-value]
+
+    def _precheck(self, raw: bytes) -> PendingTx:
+        """Decode first (cached, so CheckTx will not recover the signature again): a malformed
+        transaction gets its precise error without a round trip through CometBFT."""
         ptx = self.app.decoder.decode(raw)
         if self.app.pool.get(ptx.hash) is not None:
             raise AlreadyKnownError(f"already known: transaction 0x{ptx.hash.hex()} is pending")
-        try:
-            answer = self.engine.broadcast_tx_sync(raw)
-        except EngineRpcError as exc:
-            if "already exists in cache" in exc.data or "already exists in cache" in exc.rpc_message:
-                raise AlreadyKnownError(
-                    f"already known: transaction 0x{ptx.hash.hex()} was already received") from exc
-            if "mempool is full" in exc.data:
-                raise errors.PoolFullError(f"mempool is full: {exc.data}") from exc
-            raise TransactionRejectedError(f"CometBFT refused the transaction: {exc.data or exc}") \
-                from exc
-        except EngineUnavailableError as exc:
-            raise EngineNotReadyError(
-                f"this validator's consensus engine is not reachable ({exc}); retry shortly or "
-                f"send to another validator") from exc
-        except EngineError as exc:
-            raise InternalRpcError(f"consensus engine error: {exc}") from exc
-        code = int(answer.get("code", 0))
-        if code != 0:
-            raise error_for_code(code, str(answer.get("log", "")))
-        return ptx.hash
+        return ptx
 
     def pending_nonce(self, sender: bytes) -> int:
         return self.app.pool.next_nonce(sender)
@@ -200,3 +231,46 @@ class CometProducer(BlockProducer):
 
 
 __all__ += ["EXECUTION_INVALID", "abci_socket_path"]
+
+
+#: a broadcast batch's raw bytes; base64 keeps the body inside CometBFT's max_body_bytes (1 MB)
+_BROADCAST_BATCH_BYTES = 512 * 1024
+
+
+def _chunks(items: list[tuple[int, PendingTx, bytes]]) -> list[list[tuple[int, PendingTx, bytes]]]:
+    chunks: list[list[tuple[int, PendingTx, bytes]]] = []
+    size = 0
+    for item in items:
+        if not chunks or len(chunks[-1]) >= BROADCAST_BATCH or \
+                size + len(item[2]) > _BROADCAST_BATCH_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += len(item[2])
+    return chunks
+
+
+def _engine_failure(exc: EngineError) -> RpcError:
+    """The JSON-RPC error for an engine that did not answer a broadcast."""
+    if isinstance(exc, EngineUnavailableError):
+        return EngineNotReadyError(
+            f"this validator's consensus engine is not reachable ({exc}); retry shortly or "
+            f"send to another validator")
+    return InternalRpcError(f"consensus engine error: {exc}")
+
+
+def _outcome(ptx: PendingTx, answer: dict[str, Any] | EngineRpcError) -> bytes:
+    """The transaction's hash if CheckTx accepted it, else the error the solo node would raise."""
+    if isinstance(answer, EngineRpcError):
+        words = f"{answer.data} {answer.rpc_message}"
+        if "already exists in cache" in words:
+            raise AlreadyKnownError(
+                f"already known: transaction 0x{ptx.hash.hex()} was already received")
+        if "mempool is full" in words:
+            raise errors.PoolFullError(f"mempool is full: {answer.data}")
+        raise TransactionRejectedError(
+            f"CometBFT refused the transaction: {answer.data or answer}")
+    code = int(answer.get("code", 0))
+    if code != 0:
+        raise error_for_code(code, str(answer.get("log", "")))
+    return ptx.hash

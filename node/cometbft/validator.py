@@ -105,8 +105,9 @@ class Validator:
         except OSError:
             node.stop()
             raise
-        log.info("validator %s (%s): JSON-RPC %s, ledger at block %d", self.spec.moniker,
-                 self.genesis.chain_id, node.url, node.core.head.block_number)
+        log.info("validator %s (%s): JSON-RPC %s, ledger at block %d, %s EVM", self.spec.moniker,
+                 self.genesis.chain_id, node.url, node.core.head.block_number,
+                 "stock py-evm" if self.options.stock_evm else "fast")
 
     def _give_up(self, message: str) -> None:
         self.failure = message

@@ -62,4 +62,6 @@ def _start(prefix: str, validators: int = 4, members: int = 4,
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[Net]:
-    yield from _start("coledger-net-")
+    """Four validators; validator 3 executes with stock py-evm, the others with the node's fast
+    path, each under its own PYTHONHASHSEED: every consistency test is also a determinism test."""
+    yield from _start("coledger-net-", extra_env={3: {"COLEDGER_STOCK_EVM": "1"}})

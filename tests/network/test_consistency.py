@@ -44,6 +44,9 @@ def test_round_robin_transactions_give_one_chain_on_every_validator(net: Net) ->
         wait_height(u, head)
     digests = [chain_digest(u, head) for u in urls]
     assert all(d == digests[0] for d in digests[1:])
+    # ... including validator 3, which executed every block with stock py-evm
+    assert "stock py-evm EVM" in (net.root / "validator-3" / "validator.log").read_text()
+    assert "stock py-evm EVM" not in (net.root / "validator-0" / "validator.log").read_text()
     blocks_with_txs = [d for d in digests[0][:-1] if d[8]]
     assert len(blocks_with_txs) >= 2  # really spread over several blocks
     miners = {d[7] for d in blocks_with_txs}
@@ -126,3 +129,53 @@ def test_auditor_replays_the_network_from_any_validator(net: Net, tmp_path) -> N
     on_chain = sum(len(rpc(net.urls[0], "eth_getBlockByNumber", [hex(n), False])["transactions"])
                    for n in range(head + 1))
     assert on_chain >= 1 and report["transactions"] >= on_chain
+
+
+def _post(url: str, body: object) -> object:
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
+        return json.loads(resp.read())
+
+
+def test_a_batch_of_raw_transactions_is_answered_item_by_item_in_order(net: Net) -> None:
+    """The node hands a JSON-RPC batch of raw transactions to CometBFT in one round trip; each
+    item still gets exactly the answer it would get alone, in order."""
+    url = net.urls[1]
+    m = net.members[1]
+    n = int(rpc(url, "eth_getTransactionCount", [m.address, "pending"]), 16)
+    a, b, c = (sign(m, n + k, net.contract, b"batch" + bytes([k])) for k in range(3))
+    gap = sign(m, n + 9, net.contract, b"gap")
+
+    def item(i: int, raw: object, **extra: object) -> dict[str, object]:
+        return {"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction",
+                "params": [raw], **extra}
+
+    answers = _post(url, [
+        item(1, "0x" + a.hex()),
+        item(2, "0xzz"),                                    # not hex
+        item(3, "0x" + gap.hex()),                          # nonce gap
+        item(4, "0x" + b.hex()),
+        item(5, "0x" + a.hex()),                            # the same transaction again
+        {"jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": ["0x" + c.hex()]},
+        {"jsonrpc": "2.0", "id": 7, "method": "eth_blockNumber", "params": []},
+    ])
+    assert isinstance(answers, list)
+    by_id = {r["id"]: r for r in answers}
+    assert len(answers) == 6 and [r["id"] for r in answers] == [1, 2, 3, 4, 5, 7]
+    assert by_id[1]["result"].startswith("0x") and len(by_id[1]["result"]) == 66
+    assert by_id[2]["error"]["code"] == -32602
+    assert "nonce too high" in by_id[3]["error"]["message"]
+    assert by_id[4]["result"] != by_id[1]["result"]
+    assert "already known" in by_id[5]["error"]["message"]
+    assert int(by_id[7]["result"], 16) >= 1
+    receipts = wait_for_receipts(url, [by_id[1]["result"], by_id[4]["result"]])
+    assert all(r["status"] == "0x1" for r in receipts.values())
+    for u in net.urls:  # the notification's transaction was taken too
+        wait_height(u, int(rpc(url, "eth_blockNumber"), 16))
+    deadline = time.monotonic() + 60
+    while int(rpc(url, "eth_getTransactionCount", [m.address, "latest"]), 16) < n + 3:
+        assert time.monotonic() < deadline, "the notification's transaction was not committed"
+        time.sleep(0.2)

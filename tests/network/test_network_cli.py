@@ -107,3 +107,34 @@ def test_network_init_start_status_kill_and_stop(tmp_path: Path) -> None:
     assert proc.returncode == 0
     time.sleep(1)
     assert _cometbft_pids(root) == [], "Ctrl-C stops every validator and its CometBFT"
+
+
+def test_network_start_refuses_two_validators_with_one_key(tmp_path: Path) -> None:
+    root = tmp_path / "net"
+    made = _cli("network", "init", "--dir", str(root), "--first-host", random_first_host())
+    assert made.returncode == 0, made.stderr
+    key = "cometbft/config/priv_validator_key.json"
+    (root / "validator-2" / key).write_bytes((root / "validator-1" / key).read_bytes())
+    started = _cli("network", "start", str(root), timeout=60)
+    assert started.returncode == 2, started.stdout + started.stderr
+    assert "validator-1 and validator-2 have the same validator key" in started.stderr
+    assert _cometbft_pids(root) == [], "nothing started"
+
+
+def test_validator_refuses_a_ledger_made_from_another_genesis(tmp_path: Path) -> None:
+    """A bank's validator home whose ledger belongs to another network does not start."""
+    from node.cometbft.genesis import read_network_genesis
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for root in (first, second):
+        made = _cli("network", "init", "--dir", str(root), "--first-host", random_first_host())
+        assert made.returncode == 0, made.stderr
+    other, _ = read_network_genesis(first / "validator-0" / "cometbft" / "config" / "genesis.json")
+    home = second / "validator-0"
+    (home / "chain").mkdir(mode=0o700, exist_ok=True)
+    # what a validator of the first network writes into its ledger directory on first start
+    (home / "chain" / "genesis.json").write_text(other.spec.to_json())
+    refused = _cli("node", "start", "--consensus", "cometbft", "--home", str(home), timeout=60)
+    assert refused.returncode != 0
+    assert "created from another genesis" in refused.stderr, refused.stderr
+    assert _cometbft_pids(home) == []
