@@ -113,6 +113,8 @@ class ValidatorProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def spawn(self) -> None:
+        from node.cometbft.engine_process import die_with_parent
+
         env = dict(os.environ)
         # validators must agree bit for bit whatever Python's hash randomisation does
         env["PYTHONHASHSEED"] = str(1009 * (self.index + 1) + self.restarts)
@@ -123,6 +125,7 @@ class ValidatorProcess:
                 [sys.executable, "-m", "node.cometbft", "--home", str(self.home)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                 start_new_session=True,  # its own process group: app and engine signalled together
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl; no orphans if we are killed
             )
         finally:
             os.close(log)

@@ -124,10 +124,13 @@ class LedgerApplication(Application):
 
     # ---- mempool ------------------------------------------------------------------------
     def check_tx(self, req: Any) -> Any:
+        # No chain lock around this: CometBFT calls CheckTx while FinalizeBlock executes the
+        # next block, which holds the lock for the whole block. Admission and the state nonce are
+        # cached decisions on the committed head (the draft changes neither until Commit, and
+        # CometBFT runs no CheckTx during Commit); a cache miss takes the lock itself.
         try:
             ptx = self.decoder.decode(req.tx)
-            with self._core.lock:
-                self._validator.admit(ptx)
+            self._validator.admit(ptx)
             self.pool.admit(ptx)
         except RpcError as exc:
             return abci.ResponseCheckTx(code=_code(exc), log=exc.message)

@@ -79,11 +79,13 @@ class CheckTxPool:
     def admit(self, ptx: PendingTx) -> None:
         """Accept ``ptx`` if its nonce is exactly the sender's next, or raise naming why not."""
         who = to_checksum_address(ptx.sender)
+        # read before taking the pool's lock: a cache miss takes the chain's lock, which Commit
+        # holds while it resets this pool (CometBFT runs no CheckTx during Commit anyway)
+        state = self._state_nonce(ptx.sender)
         with self._lock:
             if ptx.hash in self._by_hash:
                 raise AlreadyKnownError(
                     f"already known: transaction 0x{ptx.hash.hex()} is already pending")
-            state = self._state_nonce(ptx.sender)
             expected = max(self._next.get(ptx.sender, state), state)
             nonce = ptx.nonce
             if nonce < state:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import NodeError
 
-__all__ = ["EngineProcess", "EngineFailedError"]
+__all__ = ["EngineProcess", "EngineFailedError", "die_with_parent"]
 
 log = logging.getLogger("coledger.node.cometbft.engine")
 
@@ -53,7 +53,8 @@ class EngineFailedError(NodeError):
     """CometBFT failed to stay up (repeatedly, right after start)."""
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """For ``preexec_fn`` (runs in the child between fork and exec): SIGTERM when we die."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -123,7 +124,7 @@ class EngineProcess:
             self._proc = subprocess.Popen(
                 [str(self._binary), "start", "--home", str(self._home)],
                 stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
             )
         finally:
             os.close(fd)
