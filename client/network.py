@@ -99,6 +99,8 @@ class ValidatorProcess:
     home: Path
     index: int
     rpc_url: str
+    #: its CometBFT's RPC: transactions can be submitted once this answers too
+    engine_url: str = ""
     proc: subprocess.Popen[bytes] | None = None
     #: set by stop()/kill() callers that do not want the runner to restart it
     held: bool = False
@@ -177,7 +179,7 @@ class NetworkRunner:
         for home in self.net.homes():
             spec = load_validator_spec(home)
             self.validators.append(ValidatorProcess(
-                home=home, index=spec.index, rpc_url=spec.rpc_url,
+                home=home, index=spec.index, rpc_url=spec.rpc_url, engine_url=spec.engine_url,
                 extra_env=(extra_env or {}).get(spec.index, {})))
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -195,7 +197,8 @@ class NetworkRunner:
         self._watcher.start()
 
     def wait_ready(self, timeout: float, which: list[int] | None = None) -> None:
-        """Until each validator's JSON-RPC answers (its store opened, its genesis checked)."""
+        """Until each validator's JSON-RPC answers (its store opened, its genesis checked) and
+        its CometBFT's RPC does (before that, a submitted transaction would be refused)."""
         deadline = time.monotonic() + timeout
         for v in (self.validators if which is None else [self.validators[i] for i in which]):
             while True:
@@ -205,6 +208,8 @@ class NetworkRunner:
                         f"see {v.home / 'validator.log'}:\n{_tail(v.home / 'validator.log')}")
                 try:
                     _rpc(v.rpc_url, "eth_blockNumber", timeout=1.0)
+                    if v.engine_url:  # the app serves before its CometBFT has started
+                        _rpc(v.engine_url, "status", timeout=1.0)
                     break
                 except (OSError, ConfigError, ValueError):
                     if time.monotonic() > deadline:
