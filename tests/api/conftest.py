@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,9 +19,12 @@ from tests.api._world import World, build_world, sign_in_message
 
 
 @pytest.fixture(scope="session")
-def world(w3: Web3, chain: Any, make_account: Callable[..., LocalAccount]) -> World:
+def world(w3: Web3, chain: Any, make_account: Callable[..., LocalAccount]) -> Iterator[World]:
     root = Path(tempfile.mkdtemp(prefix="coledger-api-tests-"))
-    return build_world(w3, chain, make_account, root, "main")
+    try:
+        yield build_world(w3, chain, make_account, root, "main")
+    finally:  # keystores and evidence of the test world do not outlive the run
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def settings_for(world: World, tag: str, signer: bool = False, **overrides: Any) -> ApiSettings:
