@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import RpcError, TimeTravelDisabledError
+from .errors import MethodNotFoundError, RpcError, TimeTravelDisabledError
 from .mempool import PendingTx
 
 __all__ = ["BlockProducer"]
@@ -74,6 +74,14 @@ class BlockProducer(ABC):
     def info(self) -> dict[str, Any]:
         """What coledger_nodeInfo reports about block production."""
         return {"consensus": self.kind}
+
+    def block_commit(self, number: int) -> dict[str, Any] | None:
+        """The consensus engine's proof that block ``number`` was decided (a CometBFT header and
+        commit), or None for a block not decided yet. A producer whose blocks carry their own
+        seal has none and says where its proof is."""
+        raise MethodNotFoundError(
+            f"coledger_getBlockCommit: blocks of this node are sealed by one key ({self.kind} "
+            f"block production); their proof is coledger_getBlockSeal")
 
     # ---- dev time controls: only where one key seals every block ----------------------
     def increase_time(self, seconds: int) -> int:

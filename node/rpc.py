@@ -354,6 +354,12 @@ class Dispatcher:
         return {"blockNumber": hexint(n), "blockHash": encode_hex(row[0]), "signer": row[1],
                 "signature": encode_hex(row[2])}
 
+    def _rpc_coledger_getBlockCommit(self, params: Any) -> Any:
+        """The consensus proof of a block on a network (CometBFT header + commit), for auditors
+        and arbitrators who verify the validators' signatures themselves."""
+        (tag,) = _params(params, 1, 1, "coledger_getBlockCommit")
+        return self.node.producer.block_commit(self._block_number(tag))
+
     # ---- transactions ------------------------------------------------------------
     def _rpc_eth_getTransactionByHash(self, params: Any) -> Any:
         (h,) = _params(params, 1, 1, "eth_getTransactionByHash")

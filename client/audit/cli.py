@@ -37,6 +37,10 @@ def register(sub: Any) -> None:
                         help="at most N blocks per fetch window (default 50; windows are sized in transactions)")
     replay.add_argument("--genesis", type=Path,
                         help="the node's genesis.json, only needed if its genesis has an alloc")
+    replay.add_argument("--network-genesis", type=Path, metavar="FILE",
+                        help="on a consortium network (required there): the network's CometBFT "
+                             "genesis.json; every block's commit is verified against the "
+                             "validators it names")
     replay.add_argument("--quiet", action="store_true", help="no progress line")
     replay.set_defaults(func=_cmd_replay)
     check = audit.add_parser(
@@ -84,7 +88,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         rpc=args.rpc, out=args.out, from_checkpoint=args.from_checkpoint,
         to_block=args.to_block, keep_going=args.keep_going, window=args.batch,
         checkpoint_every=args.checkpoint_every, genesis_file=args.genesis,
-        progress=not args.quiet,
+        progress=not args.quiet, network_genesis=args.network_genesis,
     ))
     head = report.head
     resumed = f", resumed after block {report.resumed_from}" if report.resumed_from else ""
@@ -92,7 +96,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"replay ok: {report.blocks} blocks, {report.transactions} transactions verified "
               f"(chain id {report.chain_id}, genesis {report.genesis_hash}{resumed}); head "
               f"{head.get('number')} {head.get('hash')} state root {head.get('state_root')}")
-        if report.seals.get("note"):
+        commits = report.commits
+        if commits:
+            missing = ", ".join(f"{k} {v}" for k, v in commits["blocks_not_signed_by"].items())
+            print(f"commits: {commits['checked']} verified against the {len(commits['validators'])}"
+                  f" validators of {commits['validator_set_from']}, each signed by more than 2/3 "
+                  f"of the voting power (least: {commits['min_signed_power']} of "
+                  f"{commits['total_power']}); app hash proven through block "
+                  f"{commits['app_hash_proven_through']}"
+                  + (f"; blocks not signed by: {missing}" if missing else ""))
+            if commits.get("note"):
+                print(f"note: {commits['note']}")
+        elif report.seals.get("note"):
             print(f"note: {report.seals['note']}")
         return 0
     d = report.divergence or {}

@@ -80,12 +80,14 @@ class RpcClient:
 
 @dataclass
 class ServedBlock:
-    """What the node serves for one block: header+transactions, receipts, seal (or None)."""
+    """What the node serves for one block: header+transactions, receipts, seal (or None), and on
+    a network the CometBFT signed header that decided it (or None)."""
 
     number: int
     block: dict[str, Any]
     receipts: list[dict[str, Any]]
     seal: dict[str, Any] | None
+    commit: dict[str, Any] | None = None
 
 
 class BlockFetcher:
@@ -95,6 +97,7 @@ class BlockFetcher:
         self.rpc = rpc
         self.window = max(1, window)
         self.seals_supported: bool | None = None  # unknown until the first window
+        self.want_commits = False  # a network: fetch each block's CometBFT signed header too
 
     def fetch(self, first: int, last: int) -> list[ServedBlock]:
         """Blocks ``first..last`` inclusive, each checked to be present and numbered right."""
@@ -104,6 +107,9 @@ class BlockFetcher:
         want_seals = self.seals_supported is not False
         if want_seals:
             calls += [("coledger_getBlockSeal", [hex(n)]) for n in numbers]
+        commits_at = len(calls)
+        if self.want_commits:
+            calls += [("coledger_getBlockCommit", [hex(n)]) for n in numbers]
         replies = self.rpc.batch(calls)
         blocks: list[dict[str, Any]] = []
         for n, reply in zip(numbers, replies, strict=False):
@@ -125,7 +131,7 @@ class BlockFetcher:
             blocks.append(block)
         seals: list[dict[str, Any] | None] = [None] * len(numbers)
         if want_seals:
-            for i, reply in enumerate(replies[len(numbers):]):
+            for i, reply in enumerate(replies[len(numbers):commits_at]):
                 err = reply.get("error")
                 if err is not None:
                     if isinstance(err, dict) and err.get("code") == METHOD_NOT_FOUND:
@@ -135,9 +141,17 @@ class BlockFetcher:
                     raise AuditRpcError(f"coledger_getBlockSeal({numbers[i]}) failed: {err}")
                 self.seals_supported = True
                 seals[i] = reply.get("result")
+        commits: list[dict[str, Any] | None] = [None] * len(numbers)
+        if self.want_commits:
+            for i, reply in enumerate(replies[commits_at:]):
+                if "error" in reply:
+                    raise AuditRpcError(
+                        f"coledger_getBlockCommit({numbers[i]}) failed: {reply['error']}")
+                result = reply.get("result")
+                commits[i] = result.get("signedHeader") if isinstance(result, dict) else None
         receipts = self._receipts(blocks)
-        return [ServedBlock(n, b, r, s)
-                for n, b, r, s in zip(numbers, blocks, receipts, seals, strict=True)]
+        return [ServedBlock(n, b, r, s, c) for n, b, r, s, c in
+                zip(numbers, blocks, receipts, seals, commits, strict=True)]
 
     def _receipts(self, blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         wanted: list[tuple[int, str]] = []

@@ -11,6 +11,7 @@ from eth_typing import Hash32
 from eth_utils import encode_hex
 
 from client.audit.checkpoint import CHECKPOINT_FILE, CheckpointInfo, CheckpointStore
+from client.audit.commits import CommitAuditor, load_network_genesis
 from client.audit.errors import (
     AuditError,
     AuditRpcError,
@@ -40,6 +41,7 @@ class ReplayOptions:
     checkpoint_every: int = 1_000
     genesis_file: Path | None = None
     progress: bool = True
+    network_genesis: Path | None = None  # a consortium network's CometBFT genesis.json
 
 
 def run_replay(opts: ReplayOptions) -> ReplayReport:
@@ -76,9 +78,11 @@ class _Run:
         self.rpc = RpcClient(opts.rpc)
         self.fetcher = BlockFetcher(self.rpc, opts.window)
         self.consensus = self._consensus()
+        self.commits: CommitAuditor | None = None
         if self.consensus == "cometbft":
             # a network's blocks are decided by CometBFT commits, not sealed by one key
             self.fetcher.seals_supported = False
+            self.fetcher.want_commits = True
 
     def _consensus(self) -> str:
         """"solo" or "cometbft" as the node reports it (nodes without the method: solo)."""
@@ -103,6 +107,19 @@ class _Run:
         t0 = time.perf_counter()
         block0 = self.fetcher.fetch(0, 0)[0].block
         spec = load_genesis_file(opts.genesis_file) if opts.genesis_file else None
+        if self.consensus == "cometbft":
+            if opts.network_genesis is None:
+                raise AuditError(
+                    f"{opts.rpc} is a validator of a consortium network: pass --network-genesis "
+                    "FILE, the network's genesis.json that your institution holds (e.g. "
+                    "coledger-network/validator-0/cometbft/config/genesis.json), so that every "
+                    "block's commit is checked against the validator set it names and not "
+                    "against the node's word")
+            vset = load_network_genesis(opts.network_genesis, str(block0.get("hash")))
+            self.commits = CommitAuditor(vset, str(opts.network_genesis))
+        elif opts.network_genesis is not None:
+            raise AuditError(f"--network-genesis given, but {opts.rpc} is a solo node (its "
+                             "blocks carry one validator's seal, checked without it)")
         store = CheckpointStore(opts.out, fresh=not opts.from_checkpoint)
         try:
             self._run_with(store, chain_id, block0, last, spec, t0)
@@ -150,6 +167,12 @@ class _Run:
         report.genesis_hash = info.genesis_hash
         report.timings["genesis_s"] = round(time.perf_counter() - t0, 3)
         reexec = Reexecutor(chain, head_header, check_seals=self.consensus != "cometbft")
+        if self.commits is not None:
+            signed = None
+            if head_header.block_number > 0:
+                signed = self.fetcher.fetch(head_header.block_number,
+                                            head_header.block_number)[0].commit
+            self.commits.start(head_header, chain.chaindb, signed)
         self._loop(store, reexec, info, last)
 
     def _loop(self, store: CheckpointStore, reexec: Reexecutor, info: CheckpointInfo,
@@ -167,7 +190,13 @@ class _Run:
             for window in self.fetcher.windows(first, last):
                 for served in window:
                     t = time.perf_counter()
+                    parent_timestamp = reexec.head.timestamp
                     outcome = reexec.replay(served)
+                    if self.commits is not None and outcome.header is not None and not any(
+                            d.header_level for d in outcome.divergences):
+                        outcome.divergences.extend(self.commits.check(
+                            served.number, served.block, served.commit, outcome.header,
+                            parent_timestamp))
                     exec_s += time.perf_counter() - t
                     report.executed_blocks += 1
                     report.executed_transactions += outcome.transactions
@@ -206,9 +235,10 @@ class _Run:
             "tx_per_s": round(report.executed_transactions / elapsed, 1) if elapsed else 0.0,
         })
         note = None
-        if self.consensus == "cometbft":
+        if self.commits is not None:
             note = ("consortium network: blocks carry CometBFT commits, not one validator's seal; "
-                    "this replay re-executes every block but does not verify commit signatures")
+                    "each commit's signatures were verified (see commits)")
+            report.commits = self.commits.summary(reexec.head.block_number)
         elif self.fetcher.seals_supported is False:
             note = "the RPC has no coledger_getBlockSeal: validator seals were not checked"
         report.seals = {"checked": seals_checked, "note": note}

@@ -35,6 +35,7 @@ class ReplayReport:
     divergence: dict[str, Any] | None = None
     divergences: list[dict[str, Any]] = field(default_factory=list)
     seals: dict[str, Any] = field(default_factory=dict)
+    commits: dict[str, Any] = field(default_factory=dict)  # a network: CometBFT commits checked
     checkpoint: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     format: str = REPORT_FORMAT

@@ -246,6 +246,21 @@ class CometProducer(BlockProducer):
             "misbehavior_seen": self.app.misbehavior_seen,
         }
 
+    def block_commit(self, number: int) -> dict[str, Any] | None:
+        """CometBFT's signed header of height ``number`` (= Ethereum block ``number``): the
+        header and the commit whose signatures an auditor or arbitrator verifies on its own."""
+        if number < 1 or number > self._node.core.head.block_number:
+            return None
+        try:
+            result = self.engine.call("commit", height=str(number))
+        except EngineError as exc:
+            raise _engine_failure(exc) from exc
+        signed = result.get("signed_header") if isinstance(result, dict) else None
+        if not isinstance(signed, dict):
+            raise InternalRpcError(f"consensus engine served no signed header for height {number}")
+        return {"blockNumber": hex(number), "signedHeader": signed,
+                "canonical": bool(result.get("canonical"))}
+
     def _no_time_travel(self, method: str) -> TimeTravelDisabledError:
         return TimeTravelDisabledError(
             f"{method} does not exist on a consortium network: block time is CometBFT's BFT "

@@ -113,22 +113,34 @@ def test_idle_network_is_quiet(net: Net) -> None:
 
 
 def test_auditor_replays_the_network_from_any_validator(net: Net, tmp_path) -> None:
+    """Re-execution plus every block's CometBFT commit, checked against the genesis the
+    auditor holds; without that genesis the replay refuses to run on a network."""
     import json
     import subprocess
     import sys
 
     head = int(rpc(net.urls[2], "eth_blockNumber"), 16)
+    genesis = net.root / "validator-1" / "cometbft" / "config" / "genesis.json"
     done = subprocess.run(
         [sys.executable, "-m", "client.cli", "audit", "replay", "--rpc", net.urls[2],
-         "--out", str(tmp_path / "audit"), "--quiet"],
+         "--out", str(tmp_path / "audit"), "--quiet", "--network-genesis", str(genesis)],
         capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "replay ok" in done.stdout and "CometBFT commits" in done.stdout
+    assert "replay ok" in done.stdout and "verified against the 4 validators" in done.stdout
     report = json.loads((tmp_path / "audit" / "replay.json").read_text())
     assert report["blocks"] >= head
+    assert report["commits"]["checked"] == report["blocks"]
+    assert report["commits"]["min_signed_power"] * 3 > report["commits"]["total_power"] * 2
     on_chain = sum(len(rpc(net.urls[0], "eth_getBlockByNumber", [hex(n), False])["transactions"])
                    for n in range(head + 1))
     assert on_chain >= 1 and report["transactions"] >= on_chain
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "client.cli", "audit", "replay", "--rpc", net.urls[2],
+         "--out", str(tmp_path / "audit2"), "--quiet"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2
+    assert "--network-genesis" in refused.stderr
 
 
 def _post(url: str, body: object) -> object:
@@ -179,3 +191,87 @@ def test_a_batch_of_raw_transactions_is_answered_item_by_item_in_order(net: Net)
     while int(rpc(url, "eth_getTransactionCount", [m.address, "latest"]), 16) < n + 3:
         assert time.monotonic() < deadline, "the notification's transaction was not committed"
         time.sleep(0.2)
+
+
+class _TamperingProxy:
+    """A man in the middle between the auditor and a validator: forwards JSON-RPC and rewrites
+    the CometBFT commit of one block the way a lying node would serve it."""
+
+    def __init__(self, target: str, block: int, tamper) -> None:
+        import json
+        import threading
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = json.loads(body)
+                req = urllib.request.Request(target, body, {"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+                    answer = json.loads(resp.read())
+                calls = request if isinstance(request, list) else [request]
+                replies = answer if isinstance(answer, list) else [answer]
+                methods = {c.get("id"): c for c in calls}
+                for reply in replies:
+                    call = methods.get(reply.get("id"), {})
+                    if (call.get("method") == "coledger_getBlockCommit"
+                            and call.get("params") == [hex(block)] and reply.get("result")):
+                        tamper(reply["result"]["signedHeader"])
+                out = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _forge_first_signature(signed: dict) -> None:
+    import base64
+
+    sig = next(s for s in signed["commit"]["signatures"] if s["block_id_flag"] == 2)
+    raw = bytearray(base64.b64decode(sig["signature"]))
+    raw[0] ^= 0x01
+    sig["signature"] = base64.b64encode(bytes(raw)).decode()
+
+
+def _drop_two_signatures(signed: dict) -> None:
+    for sig in [s for s in signed["commit"]["signatures"] if s["block_id_flag"] == 2][:2]:
+        sig.update(block_id_flag=1, validator_address="", timestamp="0001-01-01T00:00:00Z",
+                   signature=None)
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (_forge_first_signature, "does not verify"),
+    (_drop_two_signatures, "more than two thirds"),
+], ids=["forged-signature", "below-two-thirds"])
+def test_auditor_names_a_tampered_commit(net: Net, tmp_path, tamper, words) -> None:
+    import json
+    import subprocess
+    import sys
+
+    genesis = net.root / "validator-0" / "cometbft" / "config" / "genesis.json"
+    proxy = _TamperingProxy(net.urls[1], 2, tamper)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "client.cli", "audit", "replay", "--rpc", proxy.url,
+             "--out", str(tmp_path / "audit"), "--quiet", "--network-genesis", str(genesis)],
+            capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        proxy.close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DIVERGENCE at block 2, field commit" in done.stderr and words in done.stderr
+    report = json.loads((tmp_path / "audit" / "replay.json").read_text())
+    assert report["result"] == "diverged" and report["verified_through"] == 1

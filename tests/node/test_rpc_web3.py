@@ -188,6 +188,13 @@ def test_block_seal_is_signed_by_validator(node_handle: Any, deployed: Any) -> N
         == validator
 
 
+def test_block_commit_is_a_network_proof_and_the_solo_node_points_to_its_seal(
+        node_handle: Any, deployed: Any) -> None:
+    error = node_handle.rpc("coledger_getBlockCommit", ["0x1"])["error"]
+    assert error["code"] == -32601
+    assert "sealed by one key" in error["message"] and "coledger_getBlockSeal" in error["message"]
+
+
 def test_evm_mine_seals_every_pending_transaction_in_one_block(
     node_factory: Any, node_artifacts: dict[str, Any]
 ) -> None:
