@@ -111,6 +111,7 @@ def verify_command(args: argparse.Namespace) -> int:
             lines += _report(bundle, report)
             if z is not None:
                 lines += _case_checks(z)
+            lines += _consensus(bundle, getattr(args, "validators", None))
             lines += _chain(bundle, args.rpc, report, None if z is None else z.case)
         except BundleError as e:
             print(f"VERIFICATION FAILED: {e}", file=sys.stderr)
@@ -125,6 +126,45 @@ def verify_command(args: argparse.Namespace) -> int:
         return 2
     print("\n".join(lines))
     return 0
+
+
+def _consensus(bundle: Bundle, validators: Path | None) -> list[str]:
+    """With ``--validators``: every anchor proven by the validators' signatures (bundle v2)."""
+    if validators is None:
+        if bundle.consensus:
+            return ["consensus: the bundle carries the validators' commits on its anchoring blocks; "
+                    "not checked (pass --validators FILE, the network's genesis.json)"]
+        return []
+    from datetime import UTC, datetime
+
+    from client.bft import BftError, load_validator_set
+
+    from .consensus import verify_anchor_consensus
+    from .errors import ConsensusProofError
+
+    try:
+        vset = load_validator_set(validators)
+    except BftError as e:
+        raise _Usage(str(e)) from e
+    proofs = bundle.consensus or (None,) * len(bundle.batches)
+    lines: list[str] = []
+    times: dict[bytes, str] = {}
+    for batch, proof in zip(bundle.batches, proofs, strict=True):
+        if proof is None:
+            raise ConsensusProofError(batch.root, batch.anchor.block_number or 0, "missing",
+                                      "the bundle carries no validators' proof of this anchor "
+                                      "(a bundle from a consortium network's API does)")
+        t = verify_anchor_consensus(proof, batch, vset)
+        stamp = datetime.fromtimestamp(t.bft_time[0], UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        stamp += f".{t.bft_time[1]:09d}Z"
+        times[batch.root] = stamp
+        lines.append(f"consensus: batch {_hx(batch.root)} anchored in block {t.block_number} at BFT "
+                     f"time {stamp}, signed by {t.signed_power} of {t.total_power} voting power "
+                     f"({', '.join(t.signers)}) of the {len(vset.validators)} validators in {validators}")
+    for it in bundle.items:
+        lines.append(f"item {_hx(it.record.evidence_id)}: anchored at {times[it.batch_root]} "
+                     "(BFT time signed by the consortium)")
+    return lines
 
 
 def _chain(bundle: Bundle, rpc: str | None, report: BundleReport, case: dict[str, Any] | None) -> list[str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _schema as S
+from ._consensus_types import AnchorConsensus, consensus_to_json, parse_consensus
 from .errors import BundleFormatError, BundleVerificationError, ProofError, RootMismatchError
 from .merkle import MerkleTree
 from .record import GENESIS_PREV, EvidenceKind, EvidenceRecord
@@ -34,6 +35,7 @@ from .verify import MAX_PROOF_SIZE, MAX_TREE_SIZE, verify_inclusion
 
 __all__ = [
     "BUNDLE_VERSION",
+    "BUNDLE_VERSION_CONSENSUS",
     "MAX_BUNDLE_BYTES",
     "MAX_ITEMS",
     "Anchor",
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 BUNDLE_VERSION = 1
+#: version 2 = version 1 plus ``consensus``: per batch, the validators' proof of its anchor
+BUNDLE_VERSION_CONSENSUS = 2
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_ITEMS = 100_000
 _U64 = MAX_TREE_SIZE
@@ -106,6 +110,9 @@ class Bundle:
     batches: tuple[Batch, ...]
     items: tuple[BundleItem, ...]
     version: int = BUNDLE_VERSION
+    #: on a consortium network: per batch (same order), the proof of its anchor from the
+    #: validators' signatures (``arbitration.consensus``), None for a batch not anchored
+    consensus: tuple[AnchorConsensus | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +169,8 @@ def _anchor_to_json(a: Anchor) -> dict[str, Any]:
 
 def dump_bundle(bundle: Bundle) -> bytes:
     """The canonical serialization: fixed field order, 2-space indent, ASCII, final newline."""
-    doc = {
-        "version": bundle.version,
+    doc: dict[str, Any] = {
+        "version": BUNDLE_VERSION_CONSENSUS if bundle.consensus else bundle.version,
         "case_id": None if bundle.case_id is None else S.hx(bundle.case_id),
         "batches": [
             {"root": S.hx(b.root), "tree_size": b.tree_size, "anchor": _anchor_to_json(b.anchor)}
@@ -186,6 +193,8 @@ def dump_bundle(bundle: Bundle) -> bytes:
             for it in bundle.items
         ],
     }
+    if bundle.consensus:
+        doc["consensus"] = [None if c is None else consensus_to_json(c) for c in bundle.consensus]
     return (json.dumps(doc, indent=2, ensure_ascii=True) + "\n").encode("ascii")
 
 
@@ -236,9 +245,15 @@ def _parse_item(v: Any, path: str) -> BundleItem:
 
 def parse_bundle(data: bytes) -> Bundle:
     """Parse and schema-check a bundle; ``BundleFormatError`` names the first bad field."""
-    doc = S.obj(S.load_json(data, MAX_BUNDLE_BYTES), "$", ("version", "case_id", "batches", "items"))
-    if S.integer(doc["version"], "$.version", 0, _U64) != BUNDLE_VERSION:
-        raise BundleFormatError("$.version", f"unsupported version {doc['version']}, want {BUNDLE_VERSION}")
+    loaded = S.load_json(data, MAX_BUNDLE_BYTES)
+    version = loaded.get("version") if isinstance(loaded, dict) else None
+    keys = ("version", "case_id", "batches", "items")
+    if version == BUNDLE_VERSION_CONSENSUS:
+        keys += ("consensus",)
+    doc = S.obj(loaded, "$", keys)
+    if S.integer(doc["version"], "$.version", 0, _U64) not in (BUNDLE_VERSION, BUNDLE_VERSION_CONSENSUS):
+        raise BundleFormatError("$.version", f"unsupported version {doc['version']}, want "
+                                f"{BUNDLE_VERSION} or {BUNDLE_VERSION_CONSENSUS}")
     case_id = None if doc["case_id"] is None else S.hexbytes(doc["case_id"], "$.case_id", 32)
     batches = []
     for i, b in enumerate(S.array(doc["batches"], "$.batches", MAX_ITEMS)):
@@ -255,7 +270,15 @@ def parse_bundle(data: bytes) -> Bundle:
     if not raw_items:
         raise BundleFormatError("$.items", "a bundle has at least one item")
     items = tuple(_parse_item(v, f"$.items[{i}]") for i, v in enumerate(raw_items))
-    return Bundle(case_id, tuple(batches), items)
+    consensus: tuple[AnchorConsensus | None, ...] = ()
+    if version == BUNDLE_VERSION_CONSENSUS:
+        raw = S.array(doc["consensus"], "$.consensus", MAX_ITEMS)
+        if len(raw) != len(batches):
+            raise BundleFormatError("$.consensus", f"{len(raw)} entries for {len(batches)} batches "
+                                    "(one per batch, null for a batch not anchored)")
+        consensus = tuple(None if v is None else parse_consensus(v, f"$.consensus[{i}]")
+                          for i, v in enumerate(raw))
+    return Bundle(case_id, tuple(batches), items, BUNDLE_VERSION, consensus)
 
 
 # --- verification -------------------------------------------------------------------------------

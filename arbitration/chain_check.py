@@ -35,7 +35,7 @@ from . import _evidence_abi as ev
 from .bundle import Bundle
 from .errors import AnchorMismatchError, AwardSignatureError, CaseMismatchError, ChainRpcError, ChainUnreachableError
 
-__all__ = ["AnchorCheck", "JsonRpc", "check_anchors", "check_award", "check_case"]
+__all__ = ["AnchorCheck", "JsonRpc", "check_anchors", "check_award", "check_case", "find_anchor_log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def _hx(b: bytes | None) -> str:
     return "None" if b is None else "0x" + b.hex()
 
 
-def _find_log(logs: list[dict[str, Any]], contract: bytes, root: bytes, size: int) -> tuple[str, bytes] | None:
+def find_anchor_log(logs: list[dict[str, Any]], contract: bytes, root: bytes, size: int) -> tuple[str, bytes] | None:
     """(event name, submitter) of the receipt log anchoring ``root`` from ``contract``, if any."""
     for log in logs:
         if ev.hexbytes(log.get("address", "0x")) != contract:
@@ -135,7 +135,7 @@ def check_anchors(bundle: Bundle, rpc_url: str, *, case_json: Mapping[str, Any] 
         logs = receipt.get("logs") or []
         if not any(ev.hexbytes(log.get("address", "0x")) == a.contract for log in logs):
             raise fail("contract", f"transaction {_hx(a.tx_hash)} has no log from {_hx(a.contract)}")
-        found = _find_log(logs, a.contract, b.root, b.tree_size)
+        found = find_anchor_log(logs, a.contract, b.root, b.tree_size)
         if found is None:
             raise fail("root", f"no log of {_hx(a.contract)} in the transaction anchors this root")
         event, submitter = found

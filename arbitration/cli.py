@@ -115,6 +115,9 @@ def register(sub: Any) -> None:
     p = actions.add_parser("verify", help="verify a bundle (.json) or a case bundle (.zip); --rpc checks anchors")
     p.add_argument("bundle", type=Path)
     p.add_argument("--rpc", help="also check every anchor against this chain's JSON-RPC")
+    p.add_argument("--validators", type=Path, metavar="FILE",
+                   help="a consortium network's genesis.json: check offline that more than 2/3 of "
+                        "the validators it names signed each anchoring block, and report its BFT time")
     p.set_defaults(func=verify_command)
 
     api = sub.add_parser("api", help="the arbitration HTTP API")

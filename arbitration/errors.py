@@ -24,6 +24,7 @@ __all__ = [
     "BundleError",
     "BundleFormatError",
     "BundleVerificationError",
+    "ConsensusProofError",
     "VaultError",
     "InvalidIdError",
     "RecordNotFoundError",
@@ -138,6 +139,23 @@ class BundleVerificationError(BundleError):
 
 
 # --- evidence vault (arbitration.vault) ---------------------------------------------------------
+
+
+class ConsensusProofError(BundleError):
+    """The validators' signatures do not prove batch ``batch_root``'s anchor in block ``block``.
+
+    ``check`` is a stable code: ``anchor``, ``block_number``, ``header`` (Ethereum header vs the
+    anchor), ``commit`` (a signed header fails: signature, signer, 2/3, validator set, link),
+    ``app_hash``, ``timestamp``, ``proposer``, ``inclusion``, ``transaction``, ``receipt``,
+    ``status``, ``root`` or ``missing`` (no proof for an anchored batch).
+    """
+
+    def __init__(self, batch_root: bytes, block: int, check: str, detail: str) -> None:
+        self.batch_root = bytes(batch_root)
+        self.block = block
+        self.check = check
+        self.detail = detail
+        super().__init__(f"batch 0x{self.batch_root.hex()} (block {block}): {check}: {detail}")
 
 
 class VaultError(StoreError):

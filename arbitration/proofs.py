@@ -18,6 +18,10 @@ submitter. It verifies with ``verify_bundle(..., require_complete_chains=False)`
 - ``receipts/<0x tx hash>.json`` — ``{"receipt": ..., "block": ...}``: the raw
   ``eth_getTransactionReceipt`` JSON of every anchoring tx and its block's raw header JSON.
 
+On a consortium network both bundles are v2: each anchored batch also carries the validators'
+proof of its anchoring block (``arbitration.consensus``: Ethereum header, CometBFT commits on
+heights N and N+1, trie proofs of the anchoring transaction and receipt).
+
 ``read_case_zip`` parses such a zip back (for ``coledger evidence verify``).
 """
 
@@ -27,7 +31,7 @@ import io
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -90,7 +94,41 @@ def _bundle(index: EvidenceIndex, items: Sequence[IndexedItem], case_id: bytes |
         proof = tuple(tree.inclusion_proof(it.leaf_index))
         out.append(BundleItem(it.record(), tree.root, tree.size, it.leaf_index, proof))
     ordered = sorted(batches.values(), key=lambda b: (b.anchor.block_number or 0, b.root))
-    return Bundle(case_id, tuple(ordered), tuple(out))
+    bundle = Bundle(case_id, tuple(ordered), tuple(out))
+    return _with_consensus(index, bundle)
+
+
+def _with_consensus(index: EvidenceIndex, bundle: Bundle) -> Bundle:
+    """On a consortium network, add each anchor's proof from the validators' signatures (bundle
+    v2), so that an arbitrator verifies the anchoring time without trusting this institution."""
+    if index.w3 is None:
+        return bundle
+    info = index.w3.provider.make_request("coledger_nodeInfo", [])
+    result = info.get("result") if isinstance(info, dict) else None
+    if not isinstance(result, dict) or result.get("consensus") != "cometbft":
+        return bundle
+    from .consensus import fetch_anchor_consensus
+
+    w3 = index.w3
+
+    def call(method: str, params: list[Any]) -> Any:
+        reply = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in reply:
+            raise EvidenceIndexError(f"{method}{params} failed: {reply['error']}")
+        return reply.get("result")
+
+    proofs = []
+    for b in bundle.batches:
+        a = b.anchor
+        if not a.anchored or a.tx_hash is None or a.block_number is None:
+            proofs.append(None)
+            continue
+        try:
+            proofs.append(fetch_anchor_consensus(call, a.tx_hash, a.block_number))
+        except LookupError as exc:
+            raise EvidenceIndexError(f"the consensus proof of batch 0x{b.root.hex()} is not "
+                                     f"ready: {exc}") from exc
+    return replace(bundle, consensus=tuple(proofs))
 
 
 def evidence_proof(index: EvidenceIndex, evidence_id: bytes) -> Bundle:

@@ -28,6 +28,7 @@ from .errors import (
     RpcError,
     TransactionRejectedError,
 )
+from .proofs import receipt_proof
 from .serialize import hexint, tx_json
 
 if TYPE_CHECKING:
@@ -359,6 +360,21 @@ class Dispatcher:
         and arbitrators who verify the validators' signatures themselves."""
         (tag,) = _params(params, 1, 1, "coledger_getBlockCommit")
         return self.node.producer.block_commit(self._block_number(tag))
+
+    def _rpc_coledger_getReceiptProof(self, params: Any) -> Any:
+        """A committed transaction's receipt with its Merkle-Patricia proof and the block header
+        (RLP), for verifiers who hold the header's hash or the validators' commit on it."""
+        (h,) = _params(params, 1, 1, "coledger_getReceiptProof")
+        row = self.node.reader().execute(
+            "SELECT receipt_json FROM txs WHERE hash=?",
+            (_fixed(h, 32, "transaction hash"),)).fetchone()
+        if row is None:
+            return None
+        receipt = json.loads(row[0])
+        if not self._published(receipt["blockNumber"]):
+            return None
+        return receipt_proof(self.core, int(receipt["blockNumber"], 16),
+                             int(receipt["transactionIndex"], 16))
 
     # ---- transactions ------------------------------------------------------------
     def _rpc_eth_getTransactionByHash(self, params: Any) -> Any:

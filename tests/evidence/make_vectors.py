@@ -466,8 +466,13 @@ def bundles() -> tuple[dict[str, str], list[dict[str, Any]], dict[str, str]]:
     )
     add(
         "unsupported version",
+        edit(lambda d: d.__setitem__("version", 3)),
+        fmt("$.version", "unsupported version 3"),
+    )
+    add(
+        "version 2 without consensus proofs",
         edit(lambda d: d.__setitem__("version", 2)),
-        fmt("$.version", "unsupported version 2"),
+        fmt("$.consensus", "missing field"),
     )
     add(
         "partial anchor",

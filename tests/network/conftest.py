@@ -25,8 +25,9 @@ class Net:
     runner: NetworkRunner
     root: Path
     bootstrap: LocalAccount
-    members: list[LocalAccount]
+    members: list[LocalAccount]  # members[0] is also a lead bank (it may anchor evidence)
     contract: str
+    consortium: str
 
     @property
     def urls(self) -> list[str]:
@@ -46,7 +47,8 @@ def _start(prefix: str, validators: int = 4, members: int = 4,
         accounts = [Account.create() for _ in range(members)]
         charter = [CharterMember("Test Operator", bootstrap.address,
                                  frozenset({Role.OPERATOR, Role.GOVERNOR}))]
-        charter += [CharterMember(f"Bank {i}", a.address, frozenset({Role.OPERATOR}))
+        charter += [CharterMember(f"Bank {i}", a.address, frozenset(
+            {Role.OPERATOR, Role.LEAD_BANK} if i == 0 else {Role.OPERATOR}))
                     for i, a in enumerate(accounts)]
         address, _ = deploy_consortium(pipeline, charter, threshold=1, proposal_lifetime=86_400)
         ConsortiumClient(w3, address)  # the ABI resolves at this address
@@ -54,7 +56,7 @@ def _start(prefix: str, validators: int = 4, members: int = 4,
         for url in runner.urls:  # a validator commits a moment after another
             wait_height(url, head)
         contract = deploy_log_contract(runner.urls[1], accounts[0])
-        yield Net(runner, root / "net", bootstrap, accounts, contract)
+        yield Net(runner, root / "net", bootstrap, accounts, contract, address)
     finally:
         runner.stop()
         shutil.rmtree(root, ignore_errors=True)

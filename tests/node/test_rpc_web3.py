@@ -195,6 +195,29 @@ def test_block_commit_is_a_network_proof_and_the_solo_node_points_to_its_seal(
     assert "sealed by one key" in error["message"] and "coledger_getBlockSeal" in error["message"]
 
 
+def test_receipt_proof_proves_receipt_and_transaction_under_the_block_header(
+        node_handle: Any, deployed: Any) -> None:
+    import rlp
+    from eth_utils import keccak
+    from trie import HexaryTrie
+
+    block = node_handle.w3.eth.get_block(1, full_transactions=True)
+    tx = block["transactions"][0]
+    proof = node_handle.rpc("coledger_getReceiptProof", [tx["hash"].to_0x_hex()])["result"]
+    header = bytes.fromhex(proof["headerRlp"][2:])
+    assert keccak(header) == bytes(block["hash"]) and proof["blockNumber"] == "0x1"
+    fields = rlp.decode(header)
+    key = rlp.encode(int(proof["transactionIndex"], 16))
+    nodes = [rlp.decode(bytes.fromhex(n[2:])) for n in proof["proof"]]
+    receipt = HexaryTrie.get_from_proof(fields[5], key, nodes)
+    assert receipt and receipt[0] < 0x7F  # a typed (EIP-2718) receipt
+    status = rlp.decode(receipt[1:])[0]
+    assert status == b"\x01"
+    tx_nodes = [rlp.decode(bytes.fromhex(n[2:])) for n in proof["transactionProof"]]
+    assert keccak(HexaryTrie.get_from_proof(fields[4], key, tx_nodes)) == bytes(tx["hash"])
+    assert node_handle.rpc("coledger_getReceiptProof", ["0x" + "00" * 32])["result"] is None
+
+
 def test_evm_mine_seals_every_pending_transaction_in_one_block(
     node_factory: Any, node_artifacts: dict[str, Any]
 ) -> None:

@@ -123,10 +123,13 @@ def _wrapped_public(wk: WrappedKey) -> WrappedKeyPublic:
 
 
 @router.get("/{evidence_id}/proof", response_class=Response,
-            responses={200: {"content": {"application/json": {}}, "description": "a bundle v1 of this one item"}})
+            responses={200: {"content": {"application/json": {}},
+                             "description": "a bundle (v1; v2 on a consortium network) of this one item"}})
 def get_proof(item: VisibleEvidence, index: IndexDep) -> Response:
-    """A one-item bundle v1: the record, its RFC 6962 inclusion path and its batch's anchor.
-    `coledger evidence verify` checks it offline and against a chain RPC of the verifier's choice."""
+    """A one-item bundle: the record, its RFC 6962 inclusion path and its batch's anchor; on a
+    consortium network (v2) also the validators' commits proving the anchoring block and time.
+    `coledger evidence verify` checks it offline (`--validators GENESIS` for the commits) and
+    against a chain RPC of the verifier's choice."""
     try:
         bundle = evidence_proof(index, item.evidence_id)
     except EvidenceIndexError as exc:
