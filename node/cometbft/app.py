@@ -48,6 +48,11 @@ class ConsensusStateError(NodeError):
     """CometBFT asked for something that contradicts this validator's committed state."""
 
 
+#: ABCI query path CometBFT uses to ask whether to keep a peer, and our refusal code
+PEER_ID_FILTER = "/p2p/filter/id/"
+PEER_REFUSED = 1
+
+
 class LedgerApplication(Application):
     """ABCI methods over one node's chain core."""
 
@@ -120,7 +125,22 @@ class LedgerApplication(Application):
         return abci.ResponseInitChain(app_hash=self._app_hash(genesis))
 
     def query(self, req: Any) -> Any:
+        path = str(req.path)
+        if path.startswith(PEER_ID_FILTER):
+            return self._peer_filter(path[len(PEER_ID_FILTER):].lower())
         return abci.ResponseQuery(code=0, height=self._core.head.block_number)
+
+    def _peer_filter(self, node_id: str) -> Any:
+        """CometBFT asks before it keeps a peer (``filter_peers = true``): only the consortium's
+        nodes named in the genesis may connect; a stranger is refused and logged. (Address
+        queries, ``/p2p/filter/addr/…``, are answered OK: identity, not address, decides.)"""
+        allowed = self._genesis.node_ids
+        if not allowed or node_id in allowed:
+            return abci.ResponseQuery(code=0)
+        log.warning("refused peer %s: not a node of this consortium (genesis consortium_nodes)",
+                    node_id)
+        return abci.ResponseQuery(code=PEER_REFUSED,
+                                  log=f"peer {node_id} is not a node of this consortium")
 
     # ---- mempool ------------------------------------------------------------------------
     def check_tx(self, req: Any) -> Any:

@@ -53,14 +53,20 @@ class NetworkGenesis:
     genesis_hash: str
     bootstrap: str
     chain_id: str  # CometBFT's
+    #: CometBFT node ids (lowercase hex) of the consortium's nodes: the only peers a validator
+    #: accepts (empty: a genesis from before peer filtering; every peer is accepted)
+    node_ids: tuple[str, ...] = ()
 
     def app_state(self) -> dict[str, Any]:
-        return {APP_STATE_KEY: {
+        state: dict[str, Any] = {
             "version": _VERSION,
             "ethereum_genesis": json.loads(self.spec.to_json()),
             "ethereum_genesis_hash": self.genesis_hash,
             "bootstrap": to_checksum_address(self.bootstrap),
-        }}
+        }
+        if self.node_ids:
+            state["consortium_nodes"] = list(self.node_ids)
+        return {APP_STATE_KEY: state}
 
     @classmethod
     def from_app_state(cls, app_state: Any, chain_id: str) -> NetworkGenesis:
@@ -86,7 +92,14 @@ class NetworkGenesis:
             raise GenesisMismatchError(
                 f"CometBFT chain id {chain_id!r} does not match Ethereum chain id {spec.chain_id} "
                 f"(expected {cometbft_chain_id(spec.chain_id)!r})")
-        return cls(spec=spec, genesis_hash=derived, bootstrap=bootstrap, chain_id=chain_id)
+        nodes = raw.get("consortium_nodes", [])
+        if not isinstance(nodes, list) or not all(
+                isinstance(n, str) and len(n) == 40 and all(c in "0123456789abcdef" for c in n)
+                for n in nodes):
+            raise GenesisMismatchError("genesis app_state consortium_nodes must be a list of "
+                                       "CometBFT node ids (40 lowercase hex digits)")
+        return cls(spec=spec, genesis_hash=derived, bootstrap=bootstrap, chain_id=chain_id,
+                   node_ids=tuple(nodes))
 
 
 def read_network_genesis(path: Path) -> tuple[NetworkGenesis, dict[str, Any]]:

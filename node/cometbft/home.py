@@ -196,7 +196,8 @@ def create_network(
     spec = GenesisSpec(chain_id=chain_id, gas_limit=block_gas_limit, timestamp=seconds,
                        extra_data=encode_hex(b"coledger"))
     ledger = NetworkGenesis(spec=spec, genesis_hash=ethereum_genesis_hash(spec),
-                            bootstrap=bootstrap_address, chain_id=cometbft_chain_id(chain_id))
+                            bootstrap=bootstrap_address, chain_id=cometbft_chain_id(chain_id),
+                            node_ids=tuple(s.node_id.lower() for s in specs))
     template = json.loads((homes[0] / "cometbft" / "config" / "genesis.json").read_text())
     params = template["consensus_params"]
     params["block"]["max_gas"] = str(block_gas_limit)  # proposals never exceed a block's gas
@@ -232,6 +233,8 @@ def engine_config_changes(home: Path, spec: ValidatorSpec, peers: str) -> dict[s
         "": {
             "proxy_app": json.dumps(f"unix://{abci_socket_path(home)}"),
             "moniker": json.dumps(spec.moniker),
+            # every peer is asked of the app first: only the consortium's nodes may connect
+            "filter_peers": "true",
             "log_level": json.dumps("info"),
         },
         "rpc": {"laddr": json.dumps(f"tcp://{spec.host}:{spec.ports.engine_rpc}"),

@@ -275,3 +275,48 @@ def test_auditor_names_a_tampered_commit(net: Net, tmp_path, tamper, words) -> N
     assert "DIVERGENCE at block 2, field commit" in done.stderr and words in done.stderr
     report = json.loads((tmp_path / "audit" / "replay.json").read_text())
     assert report["result"] == "diverged" and report["verified_through"] == 1
+
+
+def test_a_stranger_node_cannot_peer_and_is_logged(net: Net, tmp_path) -> None:
+    """A CometBFT node with the network's genesis but a key the consortium never listed dials
+    validator 0: the app answers CometBFT's peer-filter query with a refusal, and logs it."""
+    import json
+    import shutil
+    import subprocess
+
+    from node.cometbft.home import load_validator_spec, patch_toml
+    from node.cometbft.toolchain import cometbft_path
+
+    binary = str(cometbft_path())
+    home = tmp_path / "stranger"
+    subprocess.run([binary, "init", "--home", str(home)], check=True, capture_output=True)
+    stranger_id = subprocess.run([binary, "show-node-id", "--home", str(home)], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+    shutil.copyfile(net.root / "validator-0" / "cometbft" / "config" / "genesis.json",
+                home / "config" / "genesis.json")
+    target = load_validator_spec(net.root / "validator-0")
+    config = home / "config" / "config.toml"
+    config.write_text(patch_toml(config.read_text(), {
+        "": {"proxy_app": json.dumps("noop")},
+        "rpc": {"laddr": json.dumps("tcp://127.0.0.61:26657")},
+        "p2p": {"laddr": json.dumps("tcp://127.0.0.61:26656"),
+                "persistent_peers": json.dumps(target.p2p_address),
+                "addr_book_strict": "false", "allow_duplicate_ip": "true", "pex": "false",
+                "persistent_peers_max_dial_period": json.dumps("1s")},
+    }))
+    log = net.root / "validator-0" / "validator.log"
+    proc = subprocess.Popen([binary, "start", "--home", str(home)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while f"refused peer {stranger_id}" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, "validator 0 never logged the stranger's refusal"
+            assert proc.poll() is None, "the stranger node exited"
+            time.sleep(0.5)
+        peers = _post(f"http://{target.host}:{target.ports.engine_rpc}",
+                      {"jsonrpc": "2.0", "id": 1, "method": "net_info", "params": {}})
+        ids = [p["node_info"]["id"] for p in peers["result"]["peers"]]  # type: ignore[index]
+        assert stranger_id not in ids and len(ids) == 3, ids
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -109,3 +109,21 @@ def test_patch_toml_sets_keys_per_section_and_refuses_unknown_keys():
     assert '[rpc]\nladdr = "a"' in out and '[p2p]\nladdr = "c"' in out
     with pytest.raises(HomeError, match="no_such_key"):
         patch_toml(text, {"rpc": {"no_such_key": "1"}})
+
+
+def test_genesis_consortium_nodes_round_trip_and_malformed_ids_are_refused():
+    from node.cometbft.genesis import NetworkGenesis, cometbft_chain_id, ethereum_genesis_hash
+    from node.errors import GenesisMismatchError
+    from node.evm import GenesisSpec
+
+    spec = GenesisSpec(chain_id=1337, gas_limit=30_000_000, timestamp=1_800_000_000,
+                       extra_data="0x", coinbase="0x" + "00" * 20, alloc={})
+    ids = ("ab" * 20, "cd" * 20)
+    genesis = NetworkGenesis(spec, ethereum_genesis_hash(spec), "0x" + "11" * 20,
+                             cometbft_chain_id(1337), ids)
+    state = genesis.app_state()
+    assert NetworkGenesis.from_app_state(state, "coledger-1337").node_ids == ids
+    for bad in (["AB" * 20], ["ab" * 19], "ab" * 20, [1]):
+        state["coledger"]["consortium_nodes"] = bad
+        with pytest.raises(GenesisMismatchError, match="consortium_nodes"):
+            NetworkGenesis.from_app_state(state, "coledger-1337")
