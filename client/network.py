@@ -189,6 +189,20 @@ class NetworkRunner:
     def urls(self) -> list[str]:
         return [v.rpc_url for v in self.validators]
 
+    def add(self, home: Path, wait: float = 120.0) -> ValidatorProcess:
+        """Start one more validator (a joining institution's home) under this runner."""
+        from node.cometbft.home import load_validator_spec
+
+        spec = load_validator_spec(home)
+        _refuse_shared_keys([v.home for v in self.validators] + [home])
+        v = ValidatorProcess(home=home, index=spec.index, rpc_url=spec.rpc_url,
+                             engine_url=spec.engine_url)
+        with self._lock:
+            self.validators.append(v)
+            v.spawn()
+        self.wait_ready(wait, [len(self.validators) - 1])
+        return v
+
     def start(self, wait: float = 120.0) -> None:
         for v in self.validators:
             v.spawn()

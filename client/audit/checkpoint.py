@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from eth.db.atomic import AtomicDB
 
@@ -55,6 +56,7 @@ class CheckpointStore:
         except Exception as exc:
             raise CheckpointError(f"cannot open checkpoint {self.path}: {exc}") from exc
         self.db = AtomicDB(self.store)
+        self._extra: dict[str, str] = {}
 
     def load(self) -> CheckpointInfo:
         """The committed checkpoint; CheckpointError if absent or of another format."""
@@ -68,10 +70,24 @@ class CheckpointStore:
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint {self.path} is unreadable: {exc}") from exc
 
+    def save_extra(self, name: str, doc: dict[str, Any]) -> None:
+        """Stage a document the replay needs to resume (e.g. the validator sets governance
+        scheduled); the next :meth:`save` commits it atomically with the checkpoint."""
+        self._extra[f"extra:{name}"] = json.dumps(doc, sort_keys=True)
+
+    def load_extra(self, name: str) -> dict[str, Any]:
+        raw = self.store.get_meta(f"extra:{name}")
+        try:
+            return dict(json.loads(raw)) if raw else {}
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"checkpoint {self.path}: {name} is unreadable: {exc}") from exc
+
     def save(self, info: CheckpointInfo) -> None:
         """Durably commit the overlay (all py-evm writes so far) with ``info``."""
         self.store.commit_block([SqliteStore.meta_write({
-            "format": FORMAT, "checkpoint": json.dumps(asdict(info), sort_keys=True)})])
+            "format": FORMAT, "checkpoint": json.dumps(asdict(info), sort_keys=True),
+            **self._extra})])
+        self._extra = {}
 
     def discard(self) -> None:
         """Drop uncommitted writes (the blocks after the last checkpoint)."""

@@ -102,9 +102,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             print(f"commits: {commits['checked']} verified against the {len(commits['validators'])}"
                   f" validators of {commits['validator_set_from']}, each signed by more than 2/3 "
                   f"of the voting power (least: {commits['min_signed_power']} of "
-                  f"{commits['total_power']}); app hash proven through block "
+                  f"{commits['min_signed_of']}); app hash proven through block "
                   f"{commits['app_hash_proven_through']}"
                   + (f"; blocks not signed by: {missing}" if missing else ""))
+            for change in commits.get("validator_set_changes") or []:
+                print(f"validator set: block {change['block']} changed it by governance, from "
+                      f"height {change['effective_from']} {change['validators']} validators, "
+                      f"power {change['total_power']}")
             if commits.get("note"):
                 print(f"note: {commits['note']}")
         elif report.seals.get("note"):

@@ -27,6 +27,9 @@ from node.evm import chain_class
 
 __all__ = ["ReplayOptions", "run_replay"]
 
+#: beside the checkpoint: the validator sets governance scheduled (a resumed replay needs them)
+COMMITS_STATE = "commits"
+
 
 @dataclass
 class ReplayOptions:
@@ -115,8 +118,8 @@ class _Run:
                     "coledger-network/validator-0/cometbft/config/genesis.json), so that every "
                     "block's commit is checked against the validator set it names and not "
                     "against the node's word")
-            vset = load_network_genesis(opts.network_genesis, str(block0.get("hash")))
-            self.commits = CommitAuditor(vset, str(opts.network_genesis))
+            vset, consortium = load_network_genesis(opts.network_genesis, str(block0.get("hash")))
+            self.commits = CommitAuditor(vset, str(opts.network_genesis), consortium)
         elif opts.network_genesis is not None:
             raise AuditError(f"--network-genesis given, but {opts.rpc} is a solo node (its "
                              "blocks carry one validator's seal, checked without it)")
@@ -172,6 +175,7 @@ class _Run:
             if head_header.block_number > 0:
                 signed = self.fetcher.fetch(head_header.block_number,
                                             head_header.block_number)[0].commit
+                self.commits.load_state(store.load_extra(COMMITS_STATE))
             self.commits.start(head_header, chain.chaindb, signed)
         self._loop(store, reexec, info, last)
 
@@ -196,7 +200,7 @@ class _Run:
                             d.header_level for d in outcome.divergences):
                         outcome.divergences.extend(self.commits.check(
                             served.number, served.block, served.commit, outcome.header,
-                            parent_timestamp))
+                            parent_timestamp, served.receipts))
                     exec_s += time.perf_counter() - t
                     report.executed_blocks += 1
                     report.executed_transactions += outcome.transactions
@@ -266,6 +270,8 @@ class _Run:
         info.state_root = encode_hex(h.state_root)
         info.transactions = self.report.transactions
         info.gas_used = self.report.gas_used
+        if self.commits is not None:
+            store.save_extra(COMMITS_STATE, self.commits.state_json())
         store.save(info)
 
     def _diverged(self, divergences: list[Divergence]) -> None:

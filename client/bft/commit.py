@@ -174,8 +174,10 @@ def verify_commit(sh: SignedHeader, vset: ValidatorSet) -> CommitCheck:
                        tuple(signers))
 
 
-def verify_signed_header(sh: SignedHeader, vset: ValidatorSet) -> CommitCheck:
-    """The header is the block the commit signs, on our chain, under our validator set; then
+def verify_signed_header(sh: SignedHeader, vset: ValidatorSet,
+                         next_vset: ValidatorSet | None = None) -> CommitCheck:
+    """The header is the block the commit signs, on our chain, under our validator set (and
+    names ``next_vset`` — by default the same — as the next height's); then
     :func:`verify_commit`."""
     where = f"block {sh.height}"
     if sh.chain_id != vset.chain_id:
@@ -185,13 +187,14 @@ def verify_signed_header(sh: SignedHeader, vset: ValidatorSet) -> CommitCheck:
         raise HeaderMismatchError(
             f"{where}: the header hashes to {sh.computed_hash.hex().upper()}, but the commit "
             f"signs block {sh.block_hash.hex().upper()}")
-    ours = vset.hash()
-    for name, theirs in (("validators_hash", sh.validators_hash),
-                         ("next_validators_hash", sh.next_validators_hash)):
+    for name, theirs, ours in (
+            ("validators_hash", sh.validators_hash, vset.hash()),
+            ("next_validators_hash", sh.next_validators_hash, (next_vset or vset).hash())):
         if theirs != ours:
             raise ValidatorSetError(
                 f"{where}: the header's {name} is {theirs.hex().upper()}, the validator set "
-                f"from genesis hashes to {ours.hex().upper()} (the node names other validators)")
+                f"from genesis and governance hashes to {ours.hex().upper()} (the node names "
+                f"other validators)")
     return verify_commit(sh, vset)
 
 

@@ -58,6 +58,20 @@ class ValidatorSet:
                 return v
         return None
 
+    def updated(self, updates: list[tuple[bytes, int, str]]) -> ValidatorSet:
+        """The set after CometBFT validator updates ``(ed25519 key, power, name)``: power 0
+        removes, otherwise the key is added or its power set; CometBFT's order again."""
+        by_key = {v.pub_key: v for v in self.validators}
+        for key, power, name in updates:
+            if power == 0:
+                by_key.pop(key, None)
+            else:
+                old = by_key.get(key)
+                by_key[key] = Validator(ed25519_address(key), key, power,
+                                        old.name if old is not None else name)
+        ordered = sorted(by_key.values(), key=lambda v: (-v.power, v.address))
+        return ValidatorSet(self.chain_id, tuple(ordered))
+
     def to_json(self) -> dict[str, Any]:
         return {"chain_id": self.chain_id, "validators": [
             {"address": v.address_hex, "pub_key": {"type": _ED25519,

@@ -14,20 +14,22 @@ connection's calls; every call that touches chain state takes the core's lock.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from eth.constants import BLANK_ROOT_HASH
-from eth_utils import encode_hex
+from eth_utils import encode_hex, keccak
 
 from ..errors import NodeError, RpcError
 from ..rpc import CLIENT_VERSION
+from ..validator_events import changes_in_logs, updates_of
 from .apphash import app_hash
 from .application import Application, proto_size_of_tx
 from .checktx import CheckTxPool, DecodeCache
 from .genesis import NetworkGenesis
-from .proto import abci
+from .proto import abci, crypto_pb2
 from .validity import Verdict, check_block_transactions
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ EXECUTION_INVALID = 32
 class ConsensusStateError(NodeError):
     """CometBFT asked for something that contradicts this validator's committed state."""
 
+
+_VALIDATOR_COUNT = keccak(text="validatorCount()")[:4]
+_IS_CONSORTIUM_NODE = keccak(text="isConsortiumNode(bytes20)")[:4]
 
 #: ABCI query path CometBFT uses to ask whether to keep a peer, and our refusal code
 PEER_ID_FILTER = "/p2p/filter/id/"
@@ -132,15 +137,34 @@ class LedgerApplication(Application):
 
     def _peer_filter(self, node_id: str) -> Any:
         """CometBFT asks before it keeps a peer (``filter_peers = true``): only the consortium's
-        nodes named in the genesis may connect; a stranger is refused and logged. (Address
-        queries, ``/p2p/filter/addr/…``, are answered OK: identity, not address, decides.)"""
+        nodes may connect — those of its current validators in the Consortium's registry once
+        governance keeps one, before that the nodes named in the genesis; a stranger is refused
+        and logged. (Address queries, ``/p2p/filter/addr/…``, are answered OK: identity, not
+        address, decides.)"""
+        registered = self._registered_node(node_id)
         allowed = self._genesis.node_ids
-        if not allowed or node_id in allowed:
+        if registered is True or (registered is None and (not allowed or node_id in allowed)):
             return abci.ResponseQuery(code=0)
         log.warning("refused peer %s: not a node of this consortium (genesis consortium_nodes)",
                     node_id)
         return abci.ResponseQuery(code=PEER_REFUSED,
                                   log=f"peer {node_id} is not a node of this consortium")
+
+    def _registered_node(self, node_id: str) -> bool | None:
+        """Whether the Consortium's validator registry lists ``node_id``; None when there is no
+        registry to ask (the Consortium not deployed yet, or one without validators)."""
+        try:
+            raw = bytes.fromhex(node_id)
+        except ValueError:
+            return False
+        if len(raw) != 20:
+            return False
+        consortium = self._node.admission.consortium
+        ok, out = self._core.static_call(consortium, _VALIDATOR_COUNT)
+        if not ok or len(out) != 32 or int.from_bytes(out, "big") == 0:
+            return None
+        ok, out = self._core.static_call(consortium, _IS_CONSORTIUM_NODE + raw.ljust(32, b"\0"))
+        return ok and len(out) == 32 and out[-1] == 1
 
     # ---- mempool ------------------------------------------------------------------------
     def check_tx(self, req: Any) -> Any:
@@ -239,9 +263,19 @@ class LedgerApplication(Application):
                         log=left_out.get(h, "not executed")))
             digest = self._app_hash(draft.header)
             self._finalized_height = req.height
+            updates = updates_of(changes_in_logs(
+                ((lg.address, list(lg.topics), lg.data) for r in draft.receipts for lg in r.logs),
+                self._node.admission.consortium))
+        if updates:
+            log.info("height %d: governance changes the validator set (effective at height %d): "
+                     "%s", req.height, req.height + 2,
+                     ", ".join(f"{base64.b64encode(k).decode()} power {p}" for k, p in updates))
         log.debug("finalized height %d: %d txs, %d executed, app hash %s", req.height,
                   len(req.txs), len(draft.txs), digest.hex())
-        return abci.ResponseFinalizeBlock(tx_results=results, app_hash=digest)
+        return abci.ResponseFinalizeBlock(
+            tx_results=results, app_hash=digest,
+            validator_updates=[abci.ValidatorUpdate(pub_key=crypto_pb2.PublicKey(ed25519=key),
+                                                    power=power) for key, power in updates])
 
     def commit(self, req: Any) -> Any:
         core = self._core

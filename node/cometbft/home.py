@@ -253,3 +253,40 @@ def engine_config_changes(home: Path, spec: ValidatorSpec, peers: str) -> dict[s
         "consensus": dict(_CONSENSUS),
         "tx_index": {"indexer": json.dumps("null")},  # the ledger serves receipts itself
     }
+
+
+def add_joining_home(out: Path, cometbft: Path, moniker: str) -> ValidatorSpec:
+    """A new validator home beside a network's existing ones, for an institution that joins.
+
+    It gets its own keys, the network's genesis byte for byte, the next loopback host and the
+    existing validators as persistent peers. It syncs as a full node; it validates from two
+    heights after governance adds its key to the Consortium's registry (``coledger consortium
+    propose add-validator --validator-home …``), and until the registry lists its node id the
+    others refuse it as a peer — so propose first, then start it.
+    """
+    out = Path(out)
+    existing = sorted(out.glob("validator-*"), key=lambda p: int(p.name.split("-")[1]))
+    if not existing:
+        raise HomeError(f"{out} holds no network to join")
+    specs = [load_validator_spec(h) for h in existing]
+    index = max(s.index for s in specs) + 1
+    last = ipaddress.IPv4Address(max((s.host for s in specs), key=ipaddress.IPv4Address))
+    host = str(last + 1)
+    if not ipaddress.IPv4Address(host).is_loopback:
+        raise HomeError(f"no loopback address left after {last}")
+    home = out / f"validator-{index}"
+    home.mkdir(mode=0o700)
+    engine_home = home / "cometbft"
+    _run(cometbft, "init", "--home", str(engine_home))
+    node_id = _run(cometbft, "show-node-id", "--home", str(engine_home))
+    key = json.loads((engine_home / "config" / "priv_validator_key.json").read_text())
+    spec = ValidatorSpec(index=index, moniker=moniker, host=host, ports=specs[0].ports,
+                         node_id=node_id, validator_address=key["address"].lower())
+    genesis = (existing[0] / "cometbft" / "config" / "genesis.json").read_text()
+    (engine_home / "config" / "genesis.json").write_text(genesis)
+    config_path = engine_home / "config" / "config.toml"
+    peers = ",".join(s.p2p_address for s in specs)
+    config_path.write_text(patch_toml(config_path.read_text(), engine_config_changes(
+        home, spec, peers)))
+    (home / NODE_FILE).write_text(spec.to_json())
+    return spec
