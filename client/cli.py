@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from client.audit.cli import register as register_audit
+from client.cli_errors import run_guarded
 from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
 from client.cli_network import cmd_node_start_validator
@@ -22,7 +23,7 @@ from client.cli_network import register as register_network
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
 from client.consortium import ConsortiumClient, ProposalOutcome, Role
-from client.errors import CoLedgerError, ConfigError
+from client.errors import ConfigError
 from client.keys import Keystore, demo_password
 from client.tx import TransactionPipeline
 
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coledger",
         description="coledger: permissioned blockchain lending ledger (co-lending, fund flows, evidence)",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of an error (for reporting a bug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     build = sub.add_parser("build", help="compile contracts/ into client/artifacts (solc-js or native solc)")
@@ -272,13 +275,7 @@ def _print_outcome(verb: str, outcome: ProposalOutcome, c: ConsortiumClient) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except CoLedgerError as exc:
-        print(f"coledger: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_guarded(lambda: args.func(args), debug=bool(getattr(args, "debug", False)))
 
 
 if __name__ == "__main__":

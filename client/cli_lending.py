@@ -62,7 +62,8 @@ def register(sub: Any) -> None:
     opened.add_argument("--national-id", required=True, help="hashed locally; never sent")
     opened.add_argument("--limit", type=int, required=True, help="fen")
     opened.add_argument("--score-band", type=int, required=True)
-    opened.add_argument("--model-hash", required=True, help="0x + 64 hex: decision model version")
+    opened.add_argument("--model-hash", required=True, type=hash32,
+                        help="0x + 64 hex: decision model version")
     opened.set_defaults(func=_line_open)
 
     loan = sub.add_parser("loan", help="drawdowns, repayments, delinquency").add_subparsers(
@@ -100,7 +101,9 @@ def register(sub: Any) -> None:
     _chain_args(step)
     step.add_argument("loan_id", type=int)
     step.add_argument("step", choices=[s.name.lower().replace("_", "-") for s in CollectionStep][1:])
-    step.add_argument("--evidence-hash", default="0x" + "00" * 32)
+    step.add_argument("--evidence-hash", type=hash32, default=bytes(32),
+                      help="0x + 64 hex: the collection record's hash (e.g. `sha256sum FILE`, "
+                           "prefixed 0x)")
     step.set_defaults(func=_loan_collect)
 
     book = sub.add_parser("book", help="a lender's book by classification, and the portfolio NPL ratio")
@@ -155,12 +158,24 @@ def _product_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def hash32(text: str) -> bytes:
+    """argparse type: a 32-byte hash as 0x + 64 hex digits (a clear usage error otherwise)."""
+    body = text.removeprefix("0x")
+    try:
+        value = bytes.fromhex(body)
+    except ValueError:
+        value = b""
+    if len(value) != 32 or len(body) != 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 0x followed by 64 hex digits")
+    return value
+
+
 def _line_open(args: argparse.Namespace) -> int:
     client, _ = _client(args)
     key = load_or_create_borrower_key(DataDir(args.data_dir).keystore)
     borrower = borrower_id(args.national_id, key)
-    model = bytes.fromhex(args.model_hash.removeprefix("0x"))
-    line_id = client.open_line(args.product, borrower, args.limit, args.score_band, model)
+    line_id = client.open_line(args.product, borrower, args.limit, args.score_band,
+                               args.model_hash)
     print(f"line {line_id} opened for borrower 0x{borrower.hex()} (limit {args.limit} fen)")
     return 0
 
@@ -242,8 +257,7 @@ def _loan_classify(args: argparse.Namespace) -> int:
 def _loan_collect(args: argparse.Namespace) -> int:
     client, _ = _client(args)
     step = CollectionStep[args.step.upper().replace("-", "_")]
-    evidence = bytes.fromhex(args.evidence_hash.removeprefix("0x"))
-    receipt = client.record_collection_step(args.loan_id, step, evidence)
+    receipt = client.record_collection_step(args.loan_id, step, args.evidence_hash)
     print(f"loan {args.loan_id}: {args.step} recorded in block {receipt['blockNumber']}")
     return 0
 
