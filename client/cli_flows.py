@@ -184,6 +184,17 @@ def _record(args: argparse.Namespace) -> int:
     return 0
 
 
+_STATUS = {1: "pending", 2: "approved", 3: "rejected"}
+
+
+def _settlement(client: Any, r: Any) -> dict[str, str]:
+    """A Verify flow's fate (the verdict stays what the rules said; the status is what the
+    verification decided): pending until settled, then approved (spent) or rejected."""
+    if r.verdict.name != "VERIFY":
+        return {}
+    return {"status": _STATUS.get(client.flow(r.flow_id)["status"], "unknown")}
+
+
 def _account(args: argparse.Namespace) -> int:
     client = _client(args, signing=False)
     account = _account_id(args, args.national_id, args.account)
@@ -192,7 +203,8 @@ def _account(args: argparse.Namespace) -> int:
         "account": "0x" + account.hex(), **vars(info),
         "pending_verifications": client.pending_verifications(account),
         "history": [{"flow": r.flow_id, "kind": r.kind.name.lower(), "amount": r.amount,
-                     "verdict": r.verdict.name, "lineage": r.lineage}
+                     "verdict": r.verdict.name, **_settlement(client, r),
+                     "lineage": [{"loan": loan, "amount": amount} for loan, amount in r.lineage]}
                     for r in client.history(account)],
     }, indent=2))
     return 0

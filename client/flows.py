@@ -306,7 +306,22 @@ class FundFlowsClient:
         """Every flow of `account` with its verdict (indexed `FlowRecorded` logs)."""
         event = self.contract.events.FlowRecorded
         logs = self._logs([event().topic, None, "0x" + _hash32(account).hex()], from_block, None)
-        return [_flow_result(event().process_log(log), ()) for log in logs]
+        recorded = [event().process_log(log) for log in logs]
+        lineage = self._lineage_of([int(e["args"]["flowId"]) for e in recorded], from_block)
+        return [_flow_result(e, tuple(lineage.get(int(e["args"]["flowId"]), ()))) for e in recorded]
+
+    def _lineage_of(self, flow_ids: list[int], from_block: int) -> dict[int, list[tuple[int, int]]]:
+        """(loan id, amount) per flow, from the `FlowLineage` logs of those flows (topic OR-lists
+        of at most 100 ids per query: a settled Verify flow gets its lineage when it settles)."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        lineage = self.contract.events.FlowLineage
+        for i in range(0, len(flow_ids), 100):
+            ids = ["0x" + f.to_bytes(32, "big").hex() for f in flow_ids[i:i + 100]]
+            for log in self._logs([lineage().topic, ids], from_block, None):
+                args = lineage().process_log(log)["args"]
+                out.setdefault(int(args["flowId"]), []).append(
+                    (int(args["loanId"]), int(args["amount"])))
+        return out
 
     def pending_verifications(self, account: bytes, from_block: int = 0) -> list[int]:
         """Flow ids of `account` still pending (Verify verdicts whose stored status is Pending)."""

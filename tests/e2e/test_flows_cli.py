@@ -58,6 +58,12 @@ def test_spend_verify_hold_release_watch_alerts_resumably_and_close(tmp_path: Pa
         shown = json.loads(cli("flows", "account", *d, "--national-id", nid))
         assert shown["held"] is True and shown["balance"] == 3_000_000 - 100_000 - 600_000
         assert [h["verdict"] for h in shown["history"]] == ["ALLOW", "VERIFY", "HOLD", "REJECTED"]
+        history = shown["history"]
+        assert history[0]["lineage"] == [{"loan": 1, "amount": 100_000}]
+        # the Verify flow settled (approved): its money left the loan when it settled
+        assert history[1]["status"] == "approved"
+        assert history[1]["lineage"] == [{"loan": 1, "amount": 600_000}]
+        assert history[2]["lineage"] == [] and history[3]["lineage"] == []
         cli("flows", "release", *d, "--as", "lead-bank", "--national-id", nid,
             "--reason", "0x" + "ef" * 32)
         assert ": ALLOW" in record("--kind", "merchant", "--amount", "1000", "--mcc", "5411")
