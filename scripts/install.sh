@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything coledger needs into ./.venv and ./node_modules (idempotent, non-interactive).
-# Python >= 3.11 and Node.js >= 18 are required; Node/npm come from Debian when missing.
+# Python >= 3.11 and Node.js >= 20 are required; Node/npm come from Debian when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
 fi
+
+node_major="$(node --version | sed -E 's/^v([0-9]+).*/\1/')"
+if [ "${node_major:-0}" -lt 20 ]; then
+  echo "[install] warning: Node.js $(node --version) found; the locked npm packages (Hardhat 2, solc-js) need Node >= 20" >&2
+fi
+echo "[install] Python packages into ./.venv (first time: about a minute)" >&2
 
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
