@@ -21,7 +21,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
+# PYTHONWARNINGS: setuptools' "Editable installation" notice (a framed warning about folder
+# names, harmless here) alarmed first-time users; real errors still fail the install.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
   | { grep -v -i -E "^warning: location|is ignored" || true; }
 
 # `npm install` (not `npm ci`): npm 11's lock omits the other platforms' optional anvil binaries,
