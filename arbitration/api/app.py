@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import problems
+from .docs import install_offline_docs
 from .limits import SMALL_BODY_BYTES, BodyLimitMiddleware
 from .routes import auth, cases, evidence, health, loans, pages
 from .services import Services, build_services
@@ -58,7 +59,9 @@ def create_app(settings: ApiSettings | None = None, services: Services | None = 
         finally:
             built.stop()
 
-    app = FastAPI(title=API_TITLE, description=_DESCRIPTION, version="1", lifespan=lifespan)
+    app = FastAPI(title=API_TITLE, description=_DESCRIPTION, version="1", lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
+    install_offline_docs(app, API_TITLE)
     app.state.services = built
     problems.install(app)
     upload_limit = built.settings.max_upload_bytes

@@ -135,3 +135,32 @@ def test_the_arbitrator_sees_the_case_page_in_a_browser(browser: DevTools, serve
     browser.wait_event("Page.loadEventFired")
     link = f"/evidence/0x{world.items_a[0].hex()}/content"
     assert js(f"fetch('{link}').then(r => r.json()).then(b => b.evidence_id)") == f"0x{world.items_a[0].hex()}"
+
+
+def test_docs_and_redoc_render_with_nothing_but_the_api(browser: DevTools, server: str) -> None:  # noqa: F811
+    """Bank networks are offline: every request the documentation pages make goes to the API
+    itself (no CDN), and Swagger UI and ReDoc really render the API's operations."""
+
+    def js(expression: str) -> Any:
+        result = browser.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        return result["result"]["value"]
+
+    def until(expression: str, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not js(expression):
+            assert time.monotonic() < deadline, f"{what} did not render"
+            time.sleep(0.3)
+
+    browser.call("Page.setBypassCSP", enabled=False)
+    for page, rendered in (("/docs", "document.querySelectorAll('.opblock').length > 10"),
+                           ("/redoc", "document.querySelectorAll('[data-section-id]').length > 10")):
+        browser.events.clear()
+        browser.call("Page.navigate", url=f"{server}{page}")
+        browser.wait_event("Page.loadEventFired")
+        until(rendered, page)
+        requested = [e["params"]["request"]["url"] for e in browser.events
+                     if e.get("method") == "Network.requestWillBeSent"]
+        assert requested, "no request recorded"
+        local = (server, f"blob:{server}", "data:")  # ReDoc runs its search in a blob: worker
+        outside = [u for u in requested if not u.startswith(local)]
+        assert outside == [], f"{page} fetched from outside the API: {outside}"
