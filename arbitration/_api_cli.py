@@ -7,6 +7,7 @@ never leaves the machine: the challenge is signed here and sealed content is dec
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -41,10 +42,18 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable(body: bytes) -> bytes:
+    """A JSON answer indented for a person (``--out`` keeps the exact bytes); anything else as is."""
+    try:
+        return (json.dumps(json.loads(body), indent=2, ensure_ascii=False) + "\n").encode()
+    except (ValueError, UnicodeDecodeError):
+        return body if body.endswith(b"\n") else body + b"\n"
+
+
 def _get(args: argparse.Namespace) -> int:
     body = _client(args).get(args.path)
     if args.out is None:
-        sys.stdout.buffer.write(body if body.endswith(b"\n") else body + b"\n")
+        sys.stdout.buffer.write(_readable(body))
     else:
         _write_new(args.out, body)
         print(f"{len(body)} bytes written to {args.out}")

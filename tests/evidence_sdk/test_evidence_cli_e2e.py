@@ -132,8 +132,10 @@ def arbitrator_works_through_the_api(data: Path, tmp_path: Path, rpc: str, eid: 
         assert health["chain_id"] == 1337 and health["status"] in ("ok", "degraded")
         assert (data / "evidence" / "index.sqlite3").exists()
         api = ("--data-dir", str(data), "--url", f"http://127.0.0.1:{port}")
-        cases = json.loads(cli("api", "get", "/cases", *api, "--as", "arbitrator"))
+        shown = cli("api", "get", "/cases", *api, "--as", "arbitrator")
+        cases = json.loads(shown)
         assert [c["case_id"] for c in cases["cases"]] == [1], cases
+        assert shown.startswith("{\n  ") and shown.count("\n") > 3  # indented for a person
         zipped = tmp_path / "case-1.zip"
         cli("api", "get", "/cases/1/bundle", *api, "--as", "arbitrator", "--out", str(zipped))
         out = cli("evidence", "verify", str(zipped), "--rpc", rpc)
