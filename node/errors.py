@@ -15,6 +15,7 @@ __all__ = [
     "InvalidRequestError",
     "MethodNotFoundError",
     "InvalidParamsError",
+    "CallGasError",
     "InternalRpcError",
     "TransactionRejectedError",
     "AdmissionDeniedError",
@@ -69,6 +70,11 @@ class InvalidParamsError(RpcError):
     """The parameters of a known method are malformed."""
 
     code = -32602
+
+
+class CallGasError(InvalidParamsError):
+    """eth_call / eth_estimateGas: the gas given (or the block's gas limit) is below the call's
+    intrinsic cost, so it cannot even start; said in the node's words, not py-evm's."""
 
 
 class InternalRpcError(RpcError):
@@ -140,6 +146,11 @@ class TransactionGasError(TransactionRejectedError):
     reason = 4
 
 
+class IntrinsicGasTooLowError(TransactionGasError):
+    """Gas below the intrinsic cost (21,000 + calldata + access list + creation); same reason
+    number as its parent, so a validator's answer maps back to the same kind."""
+
+
 class InsufficientFundsError(TransactionRejectedError):
     """The sender cannot pay gas * price + value."""
 
@@ -171,6 +182,7 @@ class PoolFullError(TransactionRejectedError):
 
 __all__ += [
     "TransactionEncodingError", "WrongChainIdError", "InvalidSignatureError", "TransactionGasError",
+    "IntrinsicGasTooLowError",
     "InsufficientFundsError", "NonceTooLowError", "NonceTooHighError", "AlreadyKnownError",
     "PoolFullError",
 ]

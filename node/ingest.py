@@ -15,6 +15,7 @@ from eth_utils import to_checksum_address
 from ._guard import rlp_too_deep
 from .errors import (
     InsufficientFundsError,
+    IntrinsicGasTooLowError,
     InvalidSignatureError,
     TransactionEncodingError,
     TransactionGasError,
@@ -97,9 +98,7 @@ class TransactionValidator:
             )
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
-            raise TransactionGasError(
-                f"intrinsic gas too low: transaction gas {tx.gas} < intrinsic gas {intrinsic}"
-            )
+            raise IntrinsicGasTooLowError(f"intrinsic gas too low: needs {intrinsic}, has {tx.gas}")
         return PendingTx(tx=tx, sender=sender, hash=tx.hash)
 
     def admit(self, ptx: PendingTx) -> None:

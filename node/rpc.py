@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from eth_utils import decode_hex, encode_hex, to_checksum_address
 
 from ._guard import MAX_JSON_DEPTH, json_too_deep
-from .core import ZERO_ADDRESS, CallRequest
+from .core import ZERO_ADDRESS, AccessList, CallRequest
 from .errors import (
     InternalRpcError,
     InvalidParamsError,
@@ -86,6 +86,24 @@ def _fixed(value: Any, size: int, what: str) -> bytes:
 
 def _address(value: Any, what: str = "address") -> bytes:
     return _fixed(value, 20, what)
+
+
+def _access_list(value: Any) -> AccessList:
+    """An EIP-2930 list ``[{"address": ..., "storageKeys": [32-byte hex, ...]}, ...]``."""
+    if not isinstance(value, list):
+        raise InvalidParamsError("accessList: expected an array of {address, storageKeys}")
+    out = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict) or set(entry) - {"address", "storageKeys"}:
+            raise InvalidParamsError(
+                f"accessList[{i}]: expected an object with address and storageKeys only")
+        keys = entry.get("storageKeys") or []
+        if not isinstance(keys, list):
+            raise InvalidParamsError(f"accessList[{i}].storageKeys: expected an array")
+        slots = tuple(int.from_bytes(_fixed(k, 32, f"accessList[{i}].storageKeys[{j}]"), "big")
+                      for j, k in enumerate(keys))
+        out.append((_address(entry.get("address"), f"accessList[{i}].address"), slots))
+    return tuple(out)
 
 
 def _params(params: Any, low: int, high: int, method: str) -> list[Any]:
@@ -254,7 +272,8 @@ class Dispatcher:
         data = _data(data_field, "data") if data_field is not None else b""
         value = _quantity(obj["value"], "value") if obj.get("value") is not None else 0
         gas = _quantity(obj["gas"], "gas") if obj.get("gas") is not None else None
-        return CallRequest(sender, to, value, data, gas)
+        access_list = _access_list(obj["accessList"]) if obj.get("accessList") is not None else ()
+        return CallRequest(sender, to, value, data, gas, access_list)
 
     # ---- identity ----------------------------------------------------------------
     def _rpc_eth_chainId(self, params: Any) -> str:
