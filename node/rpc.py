@@ -201,7 +201,8 @@ class Dispatcher:
         handler = self.methods.get(method)
         try:
             if handler is None:
-                raise MethodNotFoundError(f"the method {method} does not exist/is not available")
+                raise MethodNotFoundError(
+                    f"the method {_echo(method)} does not exist/is not available")
             params = request.get("params")
             if params is not None and not isinstance(params, list):
                 raise InvalidParamsError(
@@ -536,7 +537,7 @@ class Dispatcher:
     def _filter(self, fid: Any) -> dict[str, Any]:
         f = self._filters.get(str(fid))
         if f is None:
-            raise InvalidParamsError(f"filter not found: {fid}")
+            raise InvalidParamsError(f"filter not found: {_echo(fid)}")
         return f
 
     def _rpc_eth_getFilterChanges(self, params: Any) -> list[Any]:
@@ -606,6 +607,13 @@ def _raw_transaction_request(item: Any) -> bytes | None:
         return _data(params[0], "raw transaction")
     except InvalidParamsError:
         return None
+
+
+def _echo(value: Any, limit: int = 80) -> str:
+    """A client's value quoted in an error message, cut short: an answer never grows with the
+    size of what was sent."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _error(rid: Any, exc: RpcError) -> dict[str, Any]:
