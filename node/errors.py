@@ -22,6 +22,7 @@ __all__ = [
     "ExecutionRevertedError",
     "TimeTravelDisabledError",
     "LimitExceededError",
+    "BatchAnswerTooLargeError",
 ]
 
 
@@ -95,6 +96,10 @@ class LimitExceededError(RpcError):
     """A query asked for more than the node is willing to serve at once (e.g. log range)."""
 
     code = -32005
+
+
+class BatchAnswerTooLargeError(LimitExceededError):
+    """A call of a batch past the batch's answer budget: not executed, or its answer dropped."""
 
 
 class AdmissionDeniedError(RpcError):
