@@ -12,7 +12,7 @@ from eth_utils import decode_hex
 from .core import AccessList
 from .errors import InvalidParamsError
 
-__all__ = ["access_list", "address", "data", "echo", "fixed", "params", "quantity"]
+__all__ = ["access_list", "address", "data", "echo", "fixed", "params", "quantity", "storage_key"]
 
 
 _MAX_QUANTITY = 2**256 - 1
@@ -39,6 +39,15 @@ def quantity(value: Any, what: str) -> int:
                 raise InvalidParamsError(f"{what}: quantity exceeds 2**256 - 1")
             return n
     raise InvalidParamsError(f"{what}: expected a hex quantity like 0x1a, got {str(value)[:80]!r}")
+
+
+def storage_key(value: Any, what: str) -> int:
+    """A storage slot: a quantity, or 32 bytes of data. A longer key (33 bytes) is refused, never
+    reduced modulo 2**256 or cut to the slot it happens to fit."""
+    if isinstance(value, str) and value.startswith(("0x", "0X")) and len(value) > 2 + 64:
+        raise InvalidParamsError(f"{what}: a storage key is at most 32 bytes (64 hex digits), "
+                                 f"got {len(value) - 2} digits")
+    return quantity(value, what)
 
 
 def data(value: Any, what: str) -> bytes:

@@ -423,7 +423,7 @@ class ChainCore:
         receipts: list[Any],
         seal: BlockSeal | None,
     ) -> list[SideWrite]:
-        number, bhash = block.number, block.hash
+        number, bhash, timestamp = block.number, block.hash, block.header.timestamp
         tx_rows = []
         log_rows = []
         prev_cumulative = 0
@@ -431,7 +431,8 @@ class ChainCore:
         for i, (tx, sender, receipt) in enumerate(zip(txs, senders, receipts, strict=True)):
             gas_used = receipt.gas_used - prev_cumulative
             prev_cumulative = receipt.gas_used
-            rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index)
+            rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index,
+                                    timestamp)
             log_texts = []
             for lg, raw in zip(logs, receipt.logs, strict=True):
                 topics = [t.to_bytes(32, "big") for t in raw.topics] + [None] * 4
@@ -439,7 +440,7 @@ class ChainCore:
                 log_texts.append(text)
                 log_rows.append((number, log_index, bytes(raw.address), *topics[:4], text))
                 log_index += 1
-            tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i)),
+            tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i, timestamp)),
                             _receipt_text(rj, log_texts)))
         rows: list[SideWrite] = [
             ("INSERT OR REPLACE INTO blocks (number, hash, json) VALUES (?, ?, ?)",

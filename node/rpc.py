@@ -23,6 +23,7 @@ from ._params import echo as _echo
 from ._params import fixed as _fixed
 from ._params import params as _params
 from ._params import quantity as _quantity
+from ._params import storage_key as _storage_key
 from .core import ZERO_ADDRESS, CallRequest
 from .errors import (
     BatchAnswerTooLargeError,
@@ -177,26 +178,42 @@ class Dispatcher:
         return {"jsonrpc": "2.0", "id": rid, "result": result}
 
     # ---- helpers ----------------------------------------------------------------
-    def _block_number(self, tag: Any, what: str = "block") -> int:
+    def _block_number(self, tag: Any, what: str = "block", hash_ok: bool = False) -> int:
+        """A block tag, number or EIP-1898 object as a block number on this chain.
+
+        ``hash_ok``: where the spec's ``BlockNumberOrTagOrHash`` applies (state reads, calls), a
+        bare 32-byte hash string is a block hash too (as in geth: 66 characters means a hash).
+        """
         head = self.core.head.block_number
         if tag is None or tag in ("latest", "pending", "safe", "finalized"):
             return head
         if tag == "earliest":
             return 0
         if isinstance(tag, dict):
+            if set(tag) - {"blockNumber", "blockHash", "requireCanonical"} or \
+                    ("blockNumber" in tag) == ("blockHash" in tag):
+                raise InvalidParamsError(
+                    f"{what}: expected {{\"blockNumber\": ...}} or {{\"blockHash\": ..., "
+                    f"\"requireCanonical\": ...}} (EIP-1898), got keys {_echo(sorted(tag))}")
             if "blockNumber" in tag:
                 return self._block_number(tag["blockNumber"], what)
-            if "blockHash" in tag:
-                row = self.node.reader().execute(
-                    "SELECT number FROM blocks WHERE hash=?",
-                    (_fixed(tag["blockHash"], 32, "blockHash"),)).fetchone()
-                if row is None:
-                    raise InvalidParamsError(f"{what}: unknown block hash {tag['blockHash']}")
-                return int(row[0])
+            return self._block_by_hash(tag["blockHash"], what)
+        if hash_ok and isinstance(tag, str) and len(tag) == 66:
+            return self._block_by_hash(tag, what)
         n = _quantity(tag, what)
         if n > head:
             raise InvalidParamsError(f"{what}: block {n} is beyond the head {head}")
         return n
+
+    def _block_by_hash(self, value: Any, what: str) -> int:
+        """The number of the block with this hash (every stored block is canonical: this chain
+        has instant finality, so ``requireCanonical`` is always met)."""
+        block_hash = _fixed(value, 32, "blockHash")
+        row = self.node.reader().execute(
+            "SELECT number FROM blocks WHERE hash=?", (block_hash,)).fetchone()
+        if row is None or int(row[0]) > self.core.head.block_number:
+            raise InvalidParamsError(f"{what}: unknown block hash {encode_hex(block_hash)}")
+        return int(row[0])
 
     def _published(self, block_number_hex: str) -> bool:
         """Whether a committed row's block is already the head or below it.
@@ -209,7 +226,7 @@ class Dispatcher:
         return int(block_number_hex, 16) <= self.core.head.block_number
 
     def _state_block(self, tag: Any) -> int | None:
-        n = self._block_number(tag)
+        n = self._block_number(tag, hash_ok=True)
         return None if n == self.core.head.block_number else n
 
     def _block_obj(self, row: Any, full: bool) -> dict[str, Any] | None:
@@ -345,7 +362,8 @@ class Dispatcher:
         if row is not None:
             tx = json.loads(row[0])
             if not self._published(tx["blockNumber"]):  # committed, not yet the head: still pending
-                tx.update(blockHash=None, blockNumber=None, transactionIndex=None)
+                tx.update(blockHash=None, blockNumber=None, blockTimestamp=None,
+                          transactionIndex=None)
             return tx
         ptx = self.node.producer.pending_transaction(tx_hash)
         if ptx is not None:
@@ -402,7 +420,7 @@ class Dispatcher:
 
     def _rpc_eth_getStorageAt(self, params: Any) -> str:
         addr, slot, tag = _params(params, 2, 3, "eth_getStorageAt")
-        value = self.core.storage(_address(addr), _quantity(slot, "slot"),
+        value = self.core.storage(_address(addr), _storage_key(slot, "slot"),
                                   self._state_block(tag))
         return encode_hex(value.to_bytes(32, "big"))
 
