@@ -28,7 +28,7 @@ from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, encode_hex, to_checksum_address
 
-from .errors import CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
+from .errors import CallFundsError, CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
     chain_class,
     genesis_header_params,
@@ -225,11 +225,17 @@ class ChainCore:
         state = vm.state
         tx = self._spoof(req, gas, header)
         _check_intrinsic(req, gas, tx.intrinsic_gas, self.gas_limit)
+        balance = state.get_balance(req.sender)
+        if req.value > balance:
+            raise CallFundsError(f"value: insufficient funds: {checksum(req.sender)} has "
+                                 f"{balance}, the call sends {req.value}")
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
-        except ValidationError as exc:
-            raise InvalidParamsError(f"call is invalid: {exc}") from exc
+        except ValidationError as exc:  # checked above; py-evm's words go to the log only
+            log.warning("py-evm refused a call: %s", exc)
+            raise InvalidParamsError("call is invalid: refused before execution (see the node "
+                                     "log)") from exc
         finally:
             state.revert(snapshot)
 

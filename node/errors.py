@@ -16,6 +16,7 @@ __all__ = [
     "MethodNotFoundError",
     "InvalidParamsError",
     "CallGasError",
+    "CallFundsError",
     "InternalRpcError",
     "TransactionRejectedError",
     "AdmissionDeniedError",
@@ -76,6 +77,10 @@ class InvalidParamsError(RpcError):
 class CallGasError(InvalidParamsError):
     """eth_call / eth_estimateGas: the gas given (or the block's gas limit) is below the call's
     intrinsic cost, so it cannot even start; said in the node's words, not py-evm's."""
+
+
+class CallFundsError(InvalidParamsError):
+    """eth_call / eth_estimateGas: the call sends more value than its sender holds."""
 
 
 class InternalRpcError(RpcError):

@@ -120,3 +120,10 @@ def test_a_malformed_access_list_is_invalid_params_naming_the_entry(
 def test_web3_raises_on_the_intrinsic_gas_refusal(node_handle: Any) -> None:
     with pytest.raises(Web3RPCError, match="intrinsic gas too low: needs 37000, has 21000"):
         node_handle.w3.eth.call({"to": ZERO, "gas": 21_000, "data": "0x" + "01" * 1_000})
+
+
+def test_a_call_sending_more_value_than_its_sender_holds_names_the_value(node_handle: Any) -> None:
+    sender = node_handle.bootstrap.address
+    out = node_handle.rpc("eth_call", [{"from": sender, "to": ZERO, "value": "0x" + "f" * 64}])
+    assert out["error"] == {"code": -32602, "message": (
+        f"value: insufficient funds: {sender} has 0, the call sends {2**256 - 1}")}
