@@ -17,6 +17,10 @@ __all__ = ["DevClock"]
 
 _OFFSET_KEY = "time_offset"
 
+#: a block header's timestamp is a uint64: a later time would seal a block no node accepts as
+#: a parent (the chain would stop), so such a time is refused as invalid params
+MAX_TIMESTAMP = 2**64 - 1
+
 
 class DevClock:
     """Timestamps for the next solo block; the offset survives restarts (store meta)."""
@@ -49,11 +53,19 @@ class DevClock:
         """
         with self._lock:
             behind_head = head_timestamp - int(time.time())
-            self.offset = max(self.offset, behind_head) + seconds
+            offset = max(self.offset, behind_head) + seconds
+            if int(time.time()) + offset > MAX_TIMESTAMP - 3600:  # an hour's room for blocks
+                raise InvalidParamsError(
+                    f"seconds: moving time {seconds} s ahead passes the largest block timestamp "
+                    f"2**64 - 1")
+            self.offset = offset
             self._store.set_meta({_OFFSET_KEY: str(self.offset)})
             return self.offset
 
     def set_next_timestamp(self, ts: int, head_timestamp: int) -> None:
+        if ts > MAX_TIMESTAMP - 3600:
+            raise InvalidParamsError(f"timestamp: {ts} is beyond the largest block timestamp "
+                                     f"2**64 - 1 (less an hour's room for later blocks)")
         if ts <= head_timestamp:
             raise InvalidParamsError(
                 f"timestamp {ts} must be greater than the head block's {head_timestamp}"

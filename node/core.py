@@ -28,7 +28,7 @@ from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, encode_hex, to_checksum_address
 
-from .errors import ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
+from .errors import CallFundsError, CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
     chain_class,
     genesis_header_params,
@@ -41,7 +41,7 @@ from .serialize import block_json, receipt_json, tx_json
 from .store import SideWrite, SqliteStore
 from .trie import install_fast_trie, install_node_cache
 
-__all__ = ["BlockDraft", "ChainCore", "SealResult", "CallRequest", "BlockSeal"]
+__all__ = ["AccessList", "BlockDraft", "ChainCore", "SealResult", "CallRequest", "BlockSeal"]
 
 log = logging.getLogger("coledger.node.core")
 
@@ -93,15 +93,26 @@ class SealResult:
     new_nonces: dict[bytes, int] = field(default_factory=dict)
 
 
+#: an EIP-2930 access list as py-evm takes it: (address, storage slots) pairs
+AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
+
+
 @dataclass(frozen=True)
 class CallRequest:
-    """A parsed eth_call / eth_estimateGas object."""
+    """A parsed eth_call / eth_estimateGas object.
+
+    ``access_list``: executed as an EIP-2930 transaction when not empty, so the list's
+    intrinsic cost is paid and its entries are warm, exactly as when the signed transaction
+    carrying it is mined (an estimate without it is too low whenever the list costs more than
+    it saves, and the transaction then runs out of gas).
+    """
 
     sender: bytes
     to: bytes | None
     value: int
     data: bytes
     gas: int | None
+    access_list: AccessList = ()
 
 
 class _BadTransaction(NodeError):
@@ -199,20 +210,32 @@ class ChainCore:
     def _spoof(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> SpoofTransaction:
         vm = self.chain.get_vm(header)
         nonce = vm.state.get_nonce(req.sender)
-        unsigned = vm.create_unsigned_transaction(
-            nonce=nonce, gas_price=0, gas=gas, to=req.to or b"", value=req.value, data=req.data
-        )
+        unsigned: Any
+        if req.access_list:
+            unsigned = vm.get_transaction_builder().new_unsigned_access_list_transaction(
+                self.chain_id, nonce, 0, gas, req.to or b"", req.value, req.data, req.access_list)
+        else:
+            unsigned = vm.create_unsigned_transaction(
+                nonce=nonce, gas_price=0, gas=gas, to=req.to or b"", value=req.value,
+                data=req.data)
         return SpoofTransaction(unsigned, from_=req.sender)
 
     def _execute(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> Any:
         vm = self.chain.get_vm(header)
         state = vm.state
         tx = self._spoof(req, gas, header)
+        _check_intrinsic(req, gas, tx.intrinsic_gas, self.gas_limit)
+        balance = state.get_balance(req.sender)
+        if req.value > balance:
+            raise CallFundsError(f"value: insufficient funds: {checksum(req.sender)} has "
+                                 f"{balance}, the call sends {req.value}")
         snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
-        except ValidationError as exc:
-            raise InvalidParamsError(f"call is invalid: {exc}") from exc
+        except ValidationError as exc:  # checked above; py-evm's words go to the log only
+            log.warning("py-evm refused a call: %s", exc)
+            raise InvalidParamsError("call is invalid: refused before execution (see the node "
+                                     "log)") from exc
         finally:
             state.revert(snapshot)
 
@@ -406,7 +429,7 @@ class ChainCore:
         receipts: list[Any],
         seal: BlockSeal | None,
     ) -> list[SideWrite]:
-        number, bhash = block.number, block.hash
+        number, bhash, timestamp = block.number, block.hash, block.header.timestamp
         tx_rows = []
         log_rows = []
         prev_cumulative = 0
@@ -414,7 +437,8 @@ class ChainCore:
         for i, (tx, sender, receipt) in enumerate(zip(txs, senders, receipts, strict=True)):
             gas_used = receipt.gas_used - prev_cumulative
             prev_cumulative = receipt.gas_used
-            rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index)
+            rj, logs = receipt_json(tx, sender, receipt, gas_used, bhash, number, i, log_index,
+                                    timestamp)
             log_texts = []
             for lg, raw in zip(logs, receipt.logs, strict=True):
                 topics = [t.to_bytes(32, "big") for t in raw.topics] + [None] * 4
@@ -422,7 +446,7 @@ class ChainCore:
                 log_texts.append(text)
                 log_rows.append((number, log_index, bytes(raw.address), *topics[:4], text))
                 log_index += 1
-            tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i)),
+            tx_rows.append((tx.hash, number, i, json.dumps(tx_json(tx, sender, bhash, number, i, timestamp)),
                             _receipt_text(rj, log_texts)))
         rows: list[SideWrite] = [
             ("INSERT OR REPLACE INTO blocks (number, hash, json) VALUES (?, ?, ?)",
@@ -443,6 +467,17 @@ class ChainCore:
     def close(self) -> None:
         with self.lock:
             self.store.close()
+
+
+def _check_intrinsic(req: CallRequest, gas: int, intrinsic: int, gas_limit: int) -> None:
+    """Refuse a call whose gas cannot cover its intrinsic cost before py-evm sees it (py-evm
+    would say "Message.gas cannot be negative", which names nothing the caller sent)."""
+    if gas >= intrinsic:
+        return
+    if req.gas is not None and req.gas < gas_limit:
+        raise CallGasError(f"gas: intrinsic gas too low: needs {intrinsic}, has {req.gas}")
+    raise CallGasError(f"data: intrinsic gas too low: needs {intrinsic}, more than the block gas "
+                       f"limit {gas_limit}")
 
 
 def _revert_error(comp: Any) -> ExecutionRevertedError:

@@ -15,12 +15,15 @@ __all__ = [
     "InvalidRequestError",
     "MethodNotFoundError",
     "InvalidParamsError",
+    "CallGasError",
+    "CallFundsError",
     "InternalRpcError",
     "TransactionRejectedError",
     "AdmissionDeniedError",
     "ExecutionRevertedError",
     "TimeTravelDisabledError",
     "LimitExceededError",
+    "BatchAnswerTooLargeError",
 ]
 
 
@@ -71,6 +74,15 @@ class InvalidParamsError(RpcError):
     code = -32602
 
 
+class CallGasError(InvalidParamsError):
+    """eth_call / eth_estimateGas: the gas given (or the block's gas limit) is below the call's
+    intrinsic cost, so it cannot even start; said in the node's words, not py-evm's."""
+
+
+class CallFundsError(InvalidParamsError):
+    """eth_call / eth_estimateGas: the call sends more value than its sender holds."""
+
+
 class InternalRpcError(RpcError):
     """An unexpected internal failure; the node keeps serving."""
 
@@ -89,6 +101,10 @@ class LimitExceededError(RpcError):
     """A query asked for more than the node is willing to serve at once (e.g. log range)."""
 
     code = -32005
+
+
+class BatchAnswerTooLargeError(LimitExceededError):
+    """A call of a batch past the batch's answer budget: not executed, or its answer dropped."""
 
 
 class AdmissionDeniedError(RpcError):
@@ -140,6 +156,11 @@ class TransactionGasError(TransactionRejectedError):
     reason = 4
 
 
+class IntrinsicGasTooLowError(TransactionGasError):
+    """Gas below the intrinsic cost (21,000 + calldata + access list + creation); same reason
+    number as its parent, so a validator's answer maps back to the same kind."""
+
+
 class InsufficientFundsError(TransactionRejectedError):
     """The sender cannot pay gas * price + value."""
 
@@ -171,6 +192,7 @@ class PoolFullError(TransactionRejectedError):
 
 __all__ += [
     "TransactionEncodingError", "WrongChainIdError", "InvalidSignatureError", "TransactionGasError",
+    "IntrinsicGasTooLowError",
     "InsufficientFundsError", "NonceTooLowError", "NonceTooHighError", "AlreadyKnownError",
     "PoolFullError",
 ]

@@ -8,13 +8,16 @@ whoever queues the transaction: the solo mempool or the CometBFT application's C
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from eth_utils import to_checksum_address
+from rlp.exceptions import DeserializationError
 
 from ._guard import rlp_too_deep
 from .errors import (
     InsufficientFundsError,
+    IntrinsicGasTooLowError,
     InvalidSignatureError,
     TransactionEncodingError,
     TransactionGasError,
@@ -30,6 +33,18 @@ if TYPE_CHECKING:
 __all__ = ["TransactionValidator"]
 
 _SUPPORTED_TYPES = {None, 1, 2}
+
+log = logging.getLogger("coledger.node.ingest")
+
+
+def _encoding_reason(raw: bytes, exc: Exception) -> str:
+    """Why ``raw`` does not decode, in the node's words (never the decoder's: its messages
+    name Python classes and sedes, nothing a client sent)."""
+    kind = f"a type-{raw[0]} transaction" if raw[0] <= 0x7F else "a legacy transaction"
+    if isinstance(exc, DeserializationError):
+        return (f"invalid transaction encoding: the RLP items do not have the fields of {kind} "
+                f"(wrong count, or a field of the wrong kind or size)")
+    return f"invalid transaction encoding: not well-formed RLP for {kind}"
 
 
 class TransactionValidator:
@@ -57,15 +72,17 @@ class TransactionValidator:
         too_deep = rlp_too_deep(raw)
         if too_deep is not None:
             raise TransactionEncodingError(f"invalid transaction encoding (bad RLP): {too_deep}")
+        if raw[0] <= 0x7F and raw[0] not in _SUPPORTED_TYPES:  # an EIP-2718 type byte
+            raise TransactionEncodingError(
+                f"transaction type {raw[0]} is not supported (use legacy, 1 or 2)")
         try:
             tx = self._builder.decode(raw)
         except RecursionError as exc:  # bounded above; never report the interpreter's words
             raise TransactionEncodingError(
                 "invalid transaction encoding (bad RLP): nested too deeply") from exc
-        except Exception as exc:
-            raise TransactionEncodingError(
-                f"invalid transaction encoding (bad RLP or unknown type): {exc}"
-            ) from exc
+        except Exception as exc:  # the decoder's own words go to the log only
+            log.debug("undecodable transaction", exc_info=True)
+            raise TransactionEncodingError(_encoding_reason(raw, exc)) from exc
         type_id = tx.type_id
         if type_id not in _SUPPORTED_TYPES:
             raise TransactionEncodingError(
@@ -97,9 +114,7 @@ class TransactionValidator:
             )
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
-            raise TransactionGasError(
-                f"intrinsic gas too low: transaction gas {tx.gas} < intrinsic gas {intrinsic}"
-            )
+            raise IntrinsicGasTooLowError(f"intrinsic gas too low: needs {intrinsic}, has {tx.gas}")
         return PendingTx(tx=tx, sender=sender, hash=tx.hash)
 
     def admit(self, ptx: PendingTx) -> None:

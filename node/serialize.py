@@ -39,6 +39,7 @@ def tx_json(
     block_hash: bytes | None,
     block_number: int | None,
     index: int | None,
+    block_timestamp: int | None = None,
 ) -> dict[str, Any]:
     """eth_getTransactionByHash object; block fields null while pending."""
     out: dict[str, Any] = {
@@ -46,6 +47,7 @@ def tx_json(
         "nonce": hexint(tx.nonce),
         "blockHash": None if block_hash is None else encode_hex(block_hash),
         "blockNumber": None if block_number is None else hexint(block_number),
+        "blockTimestamp": None if block_timestamp is None else hexint(block_timestamp),
         "transactionIndex": None if index is None else hexint(index),
         "from": to_checksum_address(sender),
         "to": _addr(tx.to),
@@ -90,6 +92,7 @@ def receipt_json(
     block_number: int,
     index: int,
     first_log_index: int,
+    block_timestamp: int | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """eth_getTransactionReceipt object and its log objects (also used by eth_getLogs).
 
@@ -99,6 +102,7 @@ def receipt_json(
     block_hash_hex = "0x" + block_hash.hex()
     tx_hash_hex = "0x" + tx.hash.hex()
     number_hex = hexint(block_number)
+    timestamp_hex = None if block_timestamp is None else hexint(block_timestamp)
     index_hex = hexint(index)
     checksummed: dict[bytes, str] = {}
     logs = []
@@ -112,6 +116,7 @@ def receipt_json(
             "data": "0x" + log.data.hex(),
             "blockNumber": number_hex,
             "blockHash": block_hash_hex,
+            "blockTimestamp": timestamp_hex,
             "transactionHash": tx_hash_hex,
             "transactionIndex": index_hex,
             "logIndex": hexint(first_log_index + offset),

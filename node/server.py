@@ -114,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             self._send(200, b"")
             return
-        self._send(200, json.dumps(response, separators=(",", ":")).encode())
+        if not isinstance(response, bytes):  # a batch's answer comes encoded already
+            response = json.dumps(response, separators=(",", ":")).encode()
+        self._send(200, response)
 
 
 class _Watchdog:
