@@ -5,13 +5,24 @@ lines over blocks with a legend, and horizontal stacked bars with counts."""
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-__all__ = ["DASHES", "PALETTE", "multi_line_chart", "stacked_bars"]
+__all__ = ["DASHES", "PALETTE", "multi_line_chart", "stacked_bars", "yuan"]
 
 PALETTE = ("#2a6", "#c63", "#36c", "#a3a", "#990", "#0aa", "#b00", "#666", "#f90", "#063")
 DASHES = ("", "8,4", "2,3", "12,3,2,3")  # so that series lying on each other stay visible
 _MAX_POINTS = 1_000  # per series, to keep the page small
+
+
+def yuan(fen: int | float) -> str:
+    """Integer minor units as a person reads them: ``2,435,189`` fen -> ``24,351.89 RMB``."""
+    whole = int(fen)
+    sign = "-" if whole < 0 else ""
+    return f"{sign}{abs(whole) // 100:,}.{abs(whole) % 100:02d} RMB"
+
+
+def _label(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[:limit - 1] + "\u2026"
 
 
 def _thin(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -21,15 +32,20 @@ def _thin(points: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return points[::step] + [points[-1]]
 
 
-def multi_line_chart(series: Sequence[tuple[str, list[tuple[int, float]]]], title: str, fmt: str = "{:,.0f}",
+def _show(fmt: str | Callable[[float], str], value: float) -> str:
+    return fmt(value) if callable(fmt) else fmt.format(value)
+
+
+def multi_line_chart(series: Sequence[tuple[str, list[tuple[int, float]]]], title: str,
+                     fmt: str | Callable[[float], str] = "{:,.0f}",
                      step: bool = True, x_end: int | None = None) -> str:
     """Lines of (block, value) per named series; `step` holds each value until the next point
     (a ratio or a count that changes at events), extended to `x_end` (default the last block)."""
     series = [(name, pts) for name, pts in series if pts]
     if not series:
         return f"<p>{html.escape(title)}: no data</p>"
-    w, pad, legend_row = 720, 50, 16
-    h = 240 + legend_row * ((len(series) + 2) // 3)
+    w, pad, legend_row, per_row = 720, 50, 16, 2
+    h = 240 + legend_row * ((len(series) + per_row - 1) // per_row)
     plot_h = 240 - 2 * pad
     xs = [x for _, pts in series for x, _ in pts]
     x0 = min(xs)
@@ -56,18 +72,20 @@ def multi_line_chart(series: Sequence[tuple[str, list[tuple[int, float]]]], titl
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         lines.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash_attr} '
                      f'points="{" ".join(coords)}">'
-                     f'<title>{html.escape(name)}: {html.escape(fmt.format(pts[-1][1]))} at the end</title>'
+                     f'<title>{html.escape(name)}: {html.escape(_show(fmt, pts[-1][1]))} at the end</title>'
                      f'</polyline>')
-        lx, ly = pad + (i % 3) * 220, 240 + legend_row * (i // 3) + 4
-        legend.append(f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{color}"/>'
-                      f'<text x="{lx + 14}" y="{ly + 9}" font-size="11">{html.escape(name[:26])} '
-                      f'({html.escape(fmt.format(pts[-1][1]))})</text>')
+        # two legend entries per row, each with room for its whole name (a hover shows it too)
+        lx, ly = pad + (i % per_row) * 330, 240 + legend_row * (i // per_row) + 4
+        legend.append(f'<g><title>{html.escape(name)}</title>'
+                      f'<rect x="{lx}" y="{ly}" width="10" height="10" fill="{color}"/>'
+                      f'<text x="{lx + 14}" y="{ly + 9}" font-size="11">{html.escape(_label(name, 34))} '
+                      f'({html.escape(_show(fmt, pts[-1][1]))})</text></g>')
     return (
         f'<svg width="{w}" height="{h}" role="img"><title>{html.escape(title)}</title>'
         f'<text x="{pad}" y="20">{html.escape(title)}</text>'
         f'<line x1="{pad}" y1="{240 - pad}" x2="{w - pad}" y2="{240 - pad}" stroke="#999"/>'
         f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{240 - pad}" stroke="#999"/>'
-        f'<text x="2" y="{pad + 4}" font-size="10">{html.escape(fmt.format(y1))}</text>'
+        f'<text x="2" y="{pad - 6}" font-size="10">{html.escape(_show(fmt, y1))}</text>'
         f'<text x="{pad}" y="{240 - pad + 14}" font-size="10">block {x0}</text>'
         f'<text x="{w - pad - 60}" y="{240 - pad + 14}" font-size="10">block {x1}</text>'
         f'{"".join(lines)}{"".join(legend)}</svg>'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from client.audit.charts import multi_line_chart, yuan
 from client.audit.domain import Ledger
 from client.audit.invariants import InvariantResult
 from client.audit.report_evidence import evidence_html
@@ -20,31 +21,6 @@ _CSS = (
     ".pass{color:#070}.fail{color:#b00;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd}"
     "pre{white-space:pre-wrap;font-size:12px;background:#f7f7f7;padding:4px}"
 )
-
-
-def _line_chart(points: list[tuple[int, float]], title: str, fmt: str = "{:,.0f}") -> str:
-    w, h, pad = 640, 220, 50
-    if not points:
-        return f"<p>{html.escape(title)}: no data</p>"
-    if len(points) > 2_000:  # keep the page small
-        step = len(points) // 2_000 + 1
-        points = points[::step] + [points[-1]]
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1 = min(xs), max(xs) or 1
-    y1 = max(ys) or 1
-    sx = (w - 2 * pad) / ((x1 - x0) or 1)
-    sy = (h - 2 * pad) / y1
-    path = " ".join(f"{pad + (x - x0) * sx:.1f},{h - pad - y * sy:.1f}" for x, y in points)
-    return (
-        f'<svg width="{w}" height="{h}" role="img"><title>{html.escape(title)}</title>'
-        f'<text x="{pad}" y="20">{html.escape(title)}</text>'
-        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>'
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{h - pad}" stroke="#999"/>'
-        f'<text x="2" y="{pad + 4}" font-size="10">{fmt.format(y1)}</text>'
-        f'<text x="{pad}" y="{h - pad + 14}" font-size="10">block {x0}</text>'
-        f'<text x="{w - pad - 60}" y="{h - pad + 14}" font-size="10">block {x1}</text>'
-        f'<polyline fill="none" stroke="#2a6" stroke-width="2" points="{path}"/></svg>'
-    )
 
 
 def _bars(items: list[tuple[str, float]], title: str) -> str:
@@ -68,17 +44,50 @@ def _table(head: list[str], rows: list[list[Any]]) -> str:
 
 _INV_HEAD = ["result", "invariant", "checked", "violations", "counterexamples"]
 
+#: the summary's keys as a reader names them; amounts (fen) are shown in yuan beside the integer
+_SUMMARY_LABELS = {
+    "members": "members", "threshold": "governance threshold (M of N)",
+    "proposals": "proposals", "products": "products", "lines": "credit lines", "loans": "loans",
+    "outstanding": "outstanding principal", "npl_ratio_bp": "NPL ratio",
+    "accounts": "virtual accounts", "flows": "fund flows", "accounts_closed": "accounts closed",
+    "repaid_to_other_lenders": "repaid to other lenders (debt rolling)",
+    "events": "events replayed",
+}
+_AMOUNTS = {"outstanding", "repaid_to_other_lenders"}
+
+
+def _words(name: str) -> str:
+    """An enum name as words: ``SPECIAL_MENTION`` -> ``special mention``."""
+    return name.lower().replace("_", " ")
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    """Label / value rows (a one-row table of every key was wider than a laptop's window)."""
+    rows = []
+    for key, value in summary.items():
+        if key in _AMOUNTS:
+            shown = f"{yuan(int(value))} <small>({int(value):,} fen)</small>"
+        elif key == "npl_ratio_bp":
+            shown = f"{int(value) // 100}.{int(value) % 100:02d}% <small>({int(value)} bp)</small>"
+        else:
+            shown = html.escape(f"{value:,}" if isinstance(value, int) else str(value))
+        rows.append(f"<tr><th style='text-align:left'>{html.escape(_SUMMARY_LABELS.get(key, key))}"
+                    f"</th><td>{shown}</td></tr>")
+    return f"<table class='summary'>{''.join(rows)}</table>"
+
 
 def render_html(
     ledger: Ledger, results: list[InvariantResult], mismatches: list[dict[str, Any]], meta: dict[str, Any]
 ) -> str:
     snaps = ledger.snapshots
-    book = _line_chart([(s.block, s.outstanding) for s in snaps], "Loan book: outstanding principal (fen)")
-    npl = _line_chart(
-        [(s.block, s.non_performing / s.outstanding if s.outstanding else 0.0) for s in snaps],
-        "NPL ratio (substandard + doubtful + loss)",
-        "{:.1%}",
-    )
+    end = snaps[-1].block if snaps else None
+    # step charts: the book and the ratio change at events and hold in between
+    book = multi_line_chart([("outstanding principal", [(s.block, s.outstanding) for s in snaps])],
+                            "Loan book: outstanding principal", yuan, x_end=end)
+    npl = multi_line_chart(
+        [("NPL ratio", [(s.block, s.non_performing / s.outstanding if s.outstanding else 0.0)
+                        for s in snaps])],
+        "NPL ratio (substandard + doubtful + loss)", "{:.1%}", x_end=end)
     last = snaps[-1] if snaps else None
     by_product = _bars(
         [(f"product {k}", (n / t if t else 0.0)) for k, (t, n) in sorted(last.by_product.items())]
@@ -98,13 +107,13 @@ def render_html(
     )
     cats = list(Category)
     migration = _table(
-        ["from \\ to", *[c.name for c in cats]],
-        [[c.name, *[ledger.migrations.get((c, d), 0) for d in cats]] for c in cats],
+        ["from \\ to", *[_words(c.name) for c in cats]],
+        [[_words(c.name), *[ledger.migrations.get((c, d), 0) for d in cats]] for c in cats],
     )
     verdicts = list(Verdict)
     rules = _table(
-        ["rule", *[v.name for v in verdicts]],
-        [[r.name, *[ledger.rule_verdicts.get((r, v), 0) for v in verdicts]] for r in Rule]
+        ["rule", *[_words(v.name) for v in verdicts]],
+        [[_words(r.name), *[ledger.rule_verdicts.get((r, v), 0) for v in verdicts]] for r in Rule]
         + [["all flows", *[ledger.verdicts.get(v, 0) for v in verdicts]]],
     )
     inv_rows = []
@@ -124,9 +133,7 @@ def render_html(
         ["what", "field", "events", "view"],
         [[html.escape(str(m[k])) for k in ("what", "field", "events", "view")] for m in mismatches[:200]],
     )
-    summary = _table(
-        list(ledger.summary().keys()), [[html.escape(str(v)) for v in ledger.summary().values()]]
-    )
+    summary = _summary_table(ledger.summary())
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>coledger audit</title>"
         f"<style>{_CSS}</style></head><body><h1>coledger audit</h1>"
