@@ -121,6 +121,11 @@ def test_the_arbitrator_sees_the_case_page_in_a_browser(browser: DevTools, serve
     assert js("document.cookie") == ""  # HttpOnly: no script can read the token
     assert js("document.getElementById('bundle').getAttribute('href')") == f"/cases/{world.case_a}/bundle"
     assert js("document.querySelectorAll('#timeline tbody tr').length") > 5
+    # in an arbitrator's words: member names beside addresses, yuan, dates, sentences
+    facts = js("document.querySelector('dl').innerText")
+    assert "Opened by" in facts and "\nlead (0x" in facts and "arbitrator (0x" in facts, facts
+    timeline = js("document.querySelector('#timeline').innerText")
+    assert " RMB" in timeline and "days past due" in timeline and "=" not in timeline, timeline
     shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "case-page.png"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from html import escape
+from typing import Any
 
+from eth_utils import to_checksum_address
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
@@ -30,6 +32,7 @@ from ...vault import EvidenceVault
 from ...verify import verify_inclusion
 from ..deps import AssignedCase, IndexDep, ServicesDep, VaultDep
 from ..problems import AUTH_RESPONSES
+from ..readable import Names, event_sentence, short_hash, when
 from ..views import case_public, items_with_links
 
 router = APIRouter(tags=["pages"], responses=AUTH_RESPONSES)
@@ -95,6 +98,7 @@ def case_page(case: AssignedCase, index: IndexDep, vault: VaultDep, services: Se
     except ArbitrationError:
         bundle = None
     included = _inclusion(index, bundle)
+    names = _names(services)
     rows = []
     for it, pub in zip(items, items_with_links(index, items), strict=True):
         eid = pub.evidence_id
@@ -103,8 +107,8 @@ def case_page(case: AssignedCase, index: IndexDep, vault: VaultDep, services: Se
         rows.append(
             "<tr>"
             f"<td>{it.position}</td><td>{escape(pub.kind)}</td><td><code>{escape(eid)}</code></td>"
-            f"<td><code>{escape(it.submitter)}</code></td>"
-            f"<td>{it.block_number}<br>{escape(_time(it.block_timestamp))}</td>"
+            f"<td>{names.address(it.submitter)}</td>"
+            f"<td>{it.block_number}<br>{escape(when(it.block_timestamp))}</td>"
             f"<td>{'later addition' if it.later else 'frozen set'}</td>"
             f"<td>{_mark(pub.chain_link_ok)}</td>"
             f"<td>{_mark(included.get(it.evidence_id))}</td>"
@@ -113,25 +117,26 @@ def case_page(case: AssignedCase, index: IndexDep, vault: VaultDep, services: Se
             "</tr>"
         )
     timeline = [
-        f"<tr><td>{e.block_number}</td><td>{escape(_time(e.timestamp))}</td><td>{escape(e.kind)}</td>"
-        f"<td>{escape(e.contract)}</td><td><code>{escape(_payload_text(e.payload))}</code></td></tr>"
+        f"<tr><td>{e.block_number}</td><td>{escape(when(e.timestamp))}</td>"
+        f"<td>{escape(e.kind.replace('_', ' '))}</td><td>{escape(e.contract)}</td>"
+        f"<td>{event_sentence(e.kind, e.payload, names)}</td></tr>"
         for e in index.timeline(case.loan_id)
     ]
     log = view.access_log
-    facts = [
-        ("Case", str(view.case_id)), ("Loan", str(view.loan_id)), ("Status", view.status),
-        ("Arbitrator", view.arbitrator), ("Opened by", view.opener),
-        ("Opened", f"block {view.opened_block}, {_time(view.opened_at)}"),
-        ("Frozen evidence set", f"{view.frozen_count} items, head {view.frozen_head}"),
-        ("Award", view.award_hash or "none yet"),
-        ("Access log", f"{log.entries} entries, head {log.head}"),
-        ("Anchored access log", f"{log.anchored_entries} entries, head {log.anchored_head}"),
+    facts = [  # (label, HTML)
+        ("Case", str(view.case_id)), ("Loan", str(view.loan_id)), ("Status", escape(view.status)),
+        ("Arbitrator", names.address(view.arbitrator)), ("Opened by", names.address(view.opener)),
+        ("Opened", f"block {view.opened_block}, {escape(when(view.opened_at))}"),
+        ("Frozen evidence set", f"{view.frozen_count} items, head {short_hash(view.frozen_head)}"),
+        ("Award", short_hash(view.award_hash) if view.award_hash else "none yet"),
+        ("Access log", f"{log.entries} entries, head {short_hash(log.head)}"),
+        ("Anchored access log", f"{log.anchored_entries} entries, head {short_hash(log.anchored_head)}"),
     ]
     html = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Case {view.case_id} - coledger arbitration</title>
 <style>{_STYLE}</style></head><body>
 <h1>Arbitration case {view.case_id} (loan {view.loan_id})</h1>
-<dl>{''.join(f'<dt>{escape(k)}</dt><dd><code>{escape(v)}</code></dd>' for k, v in facts)}</dl>
+<dl>{''.join(f'<dt>{escape(k)}</dt><dd>{v}</dd>' for k, v in facts)}</dl>
 <a class="button" id="bundle" href="/cases/{view.case_id}/bundle">Download the case bundle (zip)</a>
 <p>Verify it offline: <code>coledger evidence verify case-{view.case_id}.zip --rpc URL</code></p>
 <h2>Evidence ({len(items)} items)</h2>
@@ -146,7 +151,15 @@ def case_page(case: AssignedCase, index: IndexDep, vault: VaultDep, services: Se
                                        "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
 
 
-def _payload_text(payload: object) -> str:
-    if isinstance(payload, dict):
-        return ", ".join(f"{k}={v}" for k, v in payload.items())
-    return str(payload)
+def _names(services: Any) -> Names:
+    """Member names from the Consortium (asked once per address on this page)."""
+    consortium = services.consortium
+
+    def by_address(address: str) -> str | None:
+        member_id = consortium.member_id_of(to_checksum_address(address))
+        return consortium.member(member_id).name if member_id else None
+
+    def by_member_id(member_id: int) -> str | None:
+        return consortium.member(member_id).name if member_id else None
+
+    return Names(by_address, by_member_id)
