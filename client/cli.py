@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--home", type=Path,
                        help="validator home (with --consensus cometbft), e.g. "
                             "coledger-network/validator-0")
+    start.add_argument("--cors-origin", action="append", metavar="ORIGIN", type=_cors_origin,
+                       help="a web page origin allowed to call the JSON-RPC from a browser, e.g. "
+                            "https://remix.ethereum.org (repeatable; local pages always may)")
     start.set_defaults(func=_cmd_node_start)
 
     keys = sub.add_parser("keys", help="encrypted keystores")
@@ -201,6 +204,7 @@ def _cmd_node_start(args: argparse.Namespace) -> int:
     node = prepare_and_start(NodeStartOptions(
         data_dir=args.data_dir, config=args.config, host=args.host, port=args.port,
         block_period=args.block_period, allow_time_travel=args.allow_time_travel,
+        cors_origins=tuple(args.cors_origin or ()),
     ))
     node.serve_forever()
     return 0
@@ -271,6 +275,16 @@ def _print_outcome(verb: str, outcome: ProposalOutcome, c: ConsortiumClient) -> 
     tx = outcome.receipt["transactionHash"].hex()
     print(f"proposal {outcome.proposal_id} {verb}: {state} (tx 0x{tx.removeprefix('0x')}, "
           f"block {outcome.receipt['blockNumber']})")
+
+
+def _cors_origin(text: str) -> str:
+    """argparse type: an origin (scheme://host[:port], or *), named in the usage error if not."""
+    from node.cors import parse_origin
+
+    try:
+        return parse_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

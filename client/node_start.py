@@ -33,6 +33,7 @@ class NodeStartOptions:
     port: int = 8545
     block_period: float | None = None
     allow_time_travel: bool = False
+    cors_origins: tuple[str, ...] = ()
 
 
 def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
@@ -72,6 +73,7 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
             port=options.port,
             block_period=config.block_period if options.block_period is None else options.block_period,
             allow_time_travel=options.allow_time_travel,
+            cors_origins=options.cors_origins,
         )
     )
     node.start()

@@ -31,3 +31,5 @@ class NodeConfig:
     max_log_results: int = 10_000
     #: execute with py-evm's own opcode loop instead of node.fastevm's (same results, slower)
     stock_evm: bool = False
+    #: browser origins allowed to call the JSON-RPC beyond the local ones (node.cors; "*": any)
+    cors_origins: tuple[str, ...] = ()

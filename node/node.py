@@ -18,11 +18,12 @@ from eth_utils import to_checksum_address
 from .admission import Admission
 from .config import NodeConfig
 from .core import ChainCore, SealResult
+from .cors import CorsPolicy
 from .errors import NodeError
 from .ingest import TransactionValidator
 from .production import BlockProducer
 from .rpc import Dispatcher
-from .server import RpcHttpServer
+from .server import RpcHttpServer, ServerLimits
 from .solo import SoloSealer
 from .store import PooledReader
 
@@ -65,7 +66,9 @@ class EmbeddedNode:
                                                   cfg.block_gas_limit)
             self.producer = self._producer_factory(self)
             self.dispatcher = Dispatcher(self)
-            self._server = RpcHttpServer(cfg.host, cfg.port, self.dispatcher)
+            self._server = RpcHttpServer(
+                cfg.host, cfg.port, self.dispatcher,
+                ServerLimits(cors=CorsPolicy.from_list(cfg.cors_origins)))
             self.producer.start()
             self._server.start()
         except BaseException:

@@ -23,11 +23,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, Protocol
 
 from ._guard import sane_recursion_limit
+from .cors import CorsPolicy
 
 __all__ = ["RpcHttpServer", "ServerLimits", "MAX_BODY"]
 
@@ -50,6 +51,14 @@ class ServerLimits:
     max_body: int = MAX_BODY
     #: a response write (sendall) that takes longer than this drops the connection
     write_timeout: float = 60.0
+    #: which browser pages may read the answers (see node.cors)
+    cors: CorsPolicy = field(default_factory=CorsPolicy)
+
+
+class _BadBody(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -79,44 +88,95 @@ class _Handler(BaseHTTPRequestHandler):
         watchdog.watch(self.connection, limits.request_timeout, idle=False)
         super().handle_one_request()
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              extra: dict[str, str] | None = None) -> None:
         self.server.watchdog.unwatch(self.connection)  # the request is in; now answer it
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
-        self._send(405, b'{"error": "use POST with a JSON-RPC 2.0 body"}')
+    def _cors_headers(self) -> dict[str, str]:
+        origin = self.headers.get("Origin")
+        if origin is None or not self.server.limits.cors.allows(origin):
+            return {"Vary": "Origin"} if origin is not None else {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        """A browser's CORS preflight: allowed origins may POST JSON; others get no grant."""
+        headers = self._cors_headers()
+        if "Access-Control-Allow-Origin" not in headers:
+            self._send(403, b'{"error": "this origin may not call the node (see --cors-origin)"}',
+                       extra=headers)
+            return
+        asked = self.headers.get("Access-Control-Request-Headers", "content-type")
+        self._send(204, b"", extra={**headers, "Access-Control-Allow-Methods": "POST, OPTIONS",
+                                    "Access-Control-Allow-Headers": asked[:200],
+                                    "Access-Control-Max-Age": "600"})
+
+    def _read_chunked(self, max_body: int) -> bytes:
+        """A ``Transfer-Encoding: chunked`` body, bounded by ``max_body``; raises
+        :class:`_BadBody` (status, message) when malformed, cut off or too large."""
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(64)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadBody(400, "malformed chunked request body") from None
+            if size < 0:
+                raise _BadBody(400, "malformed chunked request body")
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailer fields: ignored
+                return bytes(body)
+            if len(body) + size > max_body:
+                raise _BadBody(413, f"chunked request body exceeds the limit of {max_body} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.readline(8) not in (b"\r\n", b"\n"):
+                raise _BadBody(400, "chunked request body cut off or malformed")
+            body += chunk
 
     def do_POST(self) -> None:  # noqa: N802
         max_body = self.server.limits.max_body
-        try:
-            length = int(self.headers.get("Content-Length", "-1"))
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
-            self._send(411, b'{"error": "Content-Length required"}')
-            return
-        if length > max_body:
-            self.close_connection = True
-            self._send(413, json.dumps({"error": f"request body of {length} bytes exceeds the "
-                                        f"limit of {max_body} bytes"}).encode())
-            return
-        body = self.rfile.read(length)
-        if len(body) < length:  # the client went away, or the watchdog cut it off
-            self.close_connection = True
-            return
+        cors = self._cors_headers()
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            try:
+                body = self._read_chunked(max_body)
+            except _BadBody as bad:
+                self.close_connection = True
+                self._send(bad.status, json.dumps({"error": bad.message}).encode(), extra=cors)
+                return
+        else:
+            try:
+                length = int(self.headers.get("Content-Length", "-1"))
+            except ValueError:
+                length = -1
+            if length < 0:
+                self.close_connection = True
+                self._send(411, b'{"error": "Content-Length (or chunked encoding) required"}',
+                           extra=cors)
+                return
+            if length > max_body:
+                self.close_connection = True
+                self._send(413, json.dumps({"error": f"request body of {length} bytes exceeds "
+                                            f"the limit of {max_body} bytes"}).encode(), extra=cors)
+                return
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client went away, or the watchdog cut it off
+                self.close_connection = True
+                return
         self.server.watchdog.unwatch(self.connection)
         response = self.server.dispatcher.handle_body(body)
         if response is None:
-            self._send(200, b"")
+            self._send(200, b"", extra=cors)
             return
         if not isinstance(response, bytes):  # a batch's answer comes encoded already
             response = json.dumps(response, separators=(",", ":")).encode()
-        self._send(200, response)
+        self._send(200, response, extra=cors)
 
 
 class _Watchdog:
