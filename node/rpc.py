@@ -37,6 +37,7 @@ from .errors import (
     TransactionRejectedError,
 )
 from .proofs import receipt_proof
+from .rpc_blocks import BlockIndexMethods
 from .serialize import hexint, tx_json
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ MAX_BATCH_ANSWER_BYTES = 25_000_000
 _WRITES = frozenset({"eth_sendRawTransaction", "evm_mine", "evm_increaseTime",
                      "evm_setNextBlockTimestamp"})
 
-class Dispatcher:
+class Dispatcher(BlockIndexMethods):
     """Maps method names to handlers bound to one :class:`EmbeddedNode`."""
 
     def __init__(self, node: EmbeddedNode) -> None:
@@ -512,6 +513,13 @@ class Dispatcher:
         _params(params, 0, 0, "eth_newBlockFilter")
         return self.filters.install("blocks", None, self.core.head.block_number)
 
+    def _rpc_eth_newPendingTransactionFilter(self, params: Any) -> str:
+        """Hashes of transactions as they reach a block (polled with eth_getFilterChanges). On
+        this chain a transaction is pending for less than one block period, so each is reported
+        once, when it is committed — what a tool watching for new transactions needs."""
+        _params(params, 0, 0, "eth_newPendingTransactionFilter")
+        return self.filters.install("transactions", None, self.core.head.block_number)
+
     def _rpc_eth_uninstallFilter(self, params: Any) -> bool:
         (fid,) = _params(params, 1, 1, "eth_uninstallFilter")
         return self.filters.uninstall(fid)
@@ -521,12 +529,14 @@ class Dispatcher:
         head = self.core.head.block_number
         f = self.filters.take_changes(fid, head)
         lo = f.last_block + 1
-        if f.kind == "blocks":
+        if f.kind in ("blocks", "transactions"):
             if lo > head:
                 return []
-            rows = self.node.reader().execute(
-                "SELECT hash FROM blocks WHERE number BETWEEN ? AND ? ORDER BY number",
-                (lo, head)).fetchall()
+            query = ("SELECT hash FROM blocks WHERE number BETWEEN ? AND ? ORDER BY number"
+                     if f.kind == "blocks" else
+                     "SELECT hash FROM txs WHERE block_number BETWEEN ? AND ? "
+                     "ORDER BY block_number, idx")
+            rows = self.node.reader().execute(query, (lo, head)).fetchall()
             return [encode_hex(r[0]) for r in rows]
         crit = f.criteria
         assert crit is not None
