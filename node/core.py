@@ -113,6 +113,8 @@ class CallRequest:
     data: bytes
     gas: int | None
     access_list: AccessList = ()
+    #: eth_call's third parameter (node.overrides), applied to the call's throwaway state
+    overrides: tuple[Any, ...] = ()
 
 
 class _BadTransaction(NodeError):
@@ -210,6 +212,9 @@ class ChainCore:
     def _spoof(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> SpoofTransaction:
         vm = self.chain.get_vm(header)
         nonce = vm.state.get_nonce(req.sender)
+        for o in req.overrides:  # the call runs as if the sender had this nonce
+            if o.address == req.sender and o.nonce is not None:
+                nonce = o.nonce
         unsigned: Any
         if req.access_list:
             unsigned = vm.get_transaction_builder().new_unsigned_access_list_transaction(
@@ -225,11 +230,15 @@ class ChainCore:
         state = vm.state
         tx = self._spoof(req, gas, header)
         _check_intrinsic(req, gas, tx.intrinsic_gas, self.gas_limit)
+        snapshot = state.snapshot()
+        if req.overrides:
+            from .overrides import apply_overrides  # node.overrides parses with node._params,
+            apply_overrides(state, req.overrides)  # which imports this module
         balance = state.get_balance(req.sender)
         if req.value > balance:
+            state.revert(snapshot)
             raise CallFundsError(f"value: insufficient funds: {checksum(req.sender)} has "
                                  f"{balance}, the call sends {req.value}")
-        snapshot = state.snapshot()
         try:
             return state.apply_transaction(tx)
         except ValidationError as exc:  # checked above; py-evm's words go to the log only

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import encode_hex, to_checksum_address
@@ -36,6 +37,7 @@ from .errors import (
     RpcError,
     TransactionRejectedError,
 )
+from .overrides import parse_overrides
 from .proofs import receipt_proof
 from .rpc_blocks import BlockIndexMethods
 from .serialize import hexint, tx_json
@@ -448,13 +450,14 @@ class Dispatcher(BlockIndexMethods):
         return encode_hex(value.to_bytes(32, "big"))
 
     def _rpc_eth_call(self, params: Any) -> str:
-        obj, tag, *_ = _params(params, 1, 3, "eth_call")
-        req = self._call_request(obj, "eth_call")
+        obj, tag, overrides = _params(params, 1, 3, "eth_call")
+        req = replace(self._call_request(obj, "eth_call"), overrides=parse_overrides(overrides))
         return encode_hex(self.core.call(req, self._state_block(tag)))
 
     def _rpc_eth_estimateGas(self, params: Any) -> str:
-        obj, tag, *_ = _params(params, 1, 3, "eth_estimateGas")
-        req = self._call_request(obj, "eth_estimateGas")
+        obj, tag, overrides = _params(params, 1, 3, "eth_estimateGas")
+        req = replace(self._call_request(obj, "eth_estimateGas"),
+                      overrides=parse_overrides(overrides))
         return hexint(self.core.estimate_gas(req, self._state_block(tag)))
 
     # ---- logs and filters ----------------------------------------------------------
