@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,9 +225,14 @@ class ChainCore:
                 data=req.data)
         return SpoofTransaction(unsigned, from_=req.sender)
 
-    def _execute(self, req: CallRequest, gas: int, header: BlockHeaderAPI) -> Any:
+    def _execute(self, req: CallRequest, gas: int, header: BlockHeaderAPI,
+                 prepare: Callable[[Any], None] | None = None) -> Any:
+        """Run ``req`` on a throwaway state of ``header`` (reverted after); ``prepare`` may
+        instrument that state first (eth_createAccessList records warm marks)."""
         vm = self.chain.get_vm(header)
         state = vm.state
+        if prepare is not None:
+            prepare(state)
         tx = self._spoof(req, gas, header)
         _check_intrinsic(req, gas, tx.intrinsic_gas, self.gas_limit)
         snapshot = state.snapshot()

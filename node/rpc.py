@@ -25,6 +25,7 @@ from ._params import fixed as _fixed
 from ._params import params as _params
 from ._params import quantity as _quantity
 from ._params import storage_key as _storage_key
+from .access_list import create_access_list
 from .core import ZERO_ADDRESS, CallRequest
 from .errors import (
     BatchAnswerTooLargeError,
@@ -38,7 +39,7 @@ from .errors import (
     TransactionRejectedError,
 )
 from .overrides import parse_overrides
-from .proofs import receipt_proof
+from .proofs import account_proof, receipt_proof
 from .rpc_blocks import BlockIndexMethods
 from .serialize import hexint, tx_json
 
@@ -459,6 +460,31 @@ class Dispatcher(BlockIndexMethods):
         req = replace(self._call_request(obj, "eth_estimateGas"),
                       overrides=parse_overrides(overrides))
         return hexint(self.core.estimate_gas(req, self._state_block(tag)))
+
+    def _rpc_eth_getProof(self, params: Any) -> dict[str, Any]:
+        """EIP-1186: an account and some of its storage slots with their Merkle proofs."""
+        addr_p, keys_p, tag = _params(params, 2, 3, "eth_getProof")
+        if not isinstance(keys_p, list):
+            raise InvalidParamsError("eth_getProof: storageKeys must be an array")
+        if len(keys_p) > 1_000:
+            raise InvalidParamsError("storageKeys: at most 1,000 slots per proof")
+        slots = [_storage_key(k, f"storageKeys[{i}]") for i, k in enumerate(keys_p)]
+        return account_proof(self.core, _address(addr_p), slots, self._state_block(tag))
+
+    def _rpc_eth_createAccessList(self, params: Any) -> dict[str, Any]:
+        """The accounts and slots the call touches (sender, precompiles and coinbase left out,
+        as geth does) and its gas with that list; a reverting call says so in ``error``."""
+        obj, tag = _params(params, 1, 2, "eth_createAccessList")
+        req = self._call_request(obj, "eth_createAccessList")
+        found, gas_used, comp = create_access_list(self.core, req, self._state_block(tag))
+        answer: dict[str, Any] = {
+            "accessList": [{"address": to_checksum_address(address),
+                            "storageKeys": [encode_hex(k.to_bytes(32, "big")) for k in keys]}
+                           for address, keys in found],
+            "gasUsed": hexint(gas_used)}
+        if comp.is_error:
+            answer["error"] = "execution reverted"
+        return answer
 
     # ---- logs and filters ----------------------------------------------------------
     def _log_range(self, crit: LogCriteria, default_from: int | None = None) -> tuple[int, int]:
