@@ -42,6 +42,7 @@ from .overrides import parse_overrides
 from .proofs import account_proof, receipt_proof
 from .rpc_blocks import BlockIndexMethods
 from .serialize import hexint, tx_json
+from .trace import trace_block, trace_transaction_at
 
 if TYPE_CHECKING:
     from .node import EmbeddedNode
@@ -460,6 +461,24 @@ class Dispatcher(BlockIndexMethods):
         req = replace(self._call_request(obj, "eth_estimateGas"),
                       overrides=parse_overrides(overrides))
         return hexint(self.core.estimate_gas(req, self._state_block(tag)))
+
+    def _rpc_debug_traceTransaction(self, params: Any) -> dict[str, Any]:
+        """The call tree of a committed transaction (``{"tracer": "callTracer"}``)."""
+        h, options = _params(params, 1, 2, "debug_traceTransaction")
+        row = self.node.reader().execute(
+            "SELECT block_number, idx FROM txs WHERE hash=?",
+            (_fixed(h, 32, "transaction hash"),)).fetchone()
+        if row is None or int(row[0]) > self.core.head.block_number:
+            raise InvalidParamsError(f"transaction {_echo(h)} is not committed on this node")
+        return trace_transaction_at(self.core, int(row[0]), int(row[1]), options)
+
+    def _rpc_debug_traceBlockByNumber(self, params: Any) -> list[dict[str, Any]]:
+        tag, options = _params(params, 1, 2, "debug_traceBlockByNumber")
+        return trace_block(self.core, self._block_number(tag), options)
+
+    def _rpc_debug_traceBlockByHash(self, params: Any) -> list[dict[str, Any]]:
+        h, options = _params(params, 1, 2, "debug_traceBlockByHash")
+        return trace_block(self.core, self._block_number({"blockHash": h}, "blockHash"), options)
 
     def _rpc_eth_getProof(self, params: Any) -> dict[str, Any]:
         """EIP-1186: an account and some of its storage slots with their Merkle proofs."""
