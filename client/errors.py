@@ -17,6 +17,7 @@ __all__ = [
     "ConfigError",
     "ContractRevert",
     "DeploymentError",
+    "InsecureFileError",
     "KeystoreError",
     "RpcError",
     "TransactionFailed",
@@ -42,6 +43,22 @@ class BuildError(CoLedgerError):
 
 class KeystoreError(CoLedgerError):
     """A keystore file is missing, unreadable, or its password is wrong."""
+
+
+class InsecureFileError(CoLedgerError):
+    """A secret (password, key) or evidence file is readable by group or others.
+
+    Carries the path and its mode so the message can name the file and the fix (`chmod 600`).
+    """
+
+    def __init__(self, path: str, mode: int, what: str) -> None:
+        super().__init__(
+            f"{what} {path} is readable by group or others (mode {mode:04o}); refusing to use it: "
+            f"run `chmod 600 {path}`"
+        )
+        self.path = path
+        self.mode = mode
+        self.what = what
 
 
 class DeploymentError(CoLedgerError):

@@ -19,6 +19,7 @@ from client.connection import connect
 from client.consortium import CharterMember, ConsortiumClient, deploy_consortium
 from client.errors import ConfigError
 from client.keys import Keystore, demo_password
+from client.private_files import ensure_private_dir
 from client.suite import deploy_evidence, deploy_flows, deploy_lending
 from client.tx import TransactionPipeline
 
@@ -47,7 +48,7 @@ def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
         return load_consortium_config(data.config)
     source = requested or DEMO_CONFIG
     config = load_consortium_config(source)  # validate before copying
-    data.root.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data.root)
     shutil.copyfile(source, data.config)
     return config
 
@@ -58,6 +59,7 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
 
     data = DataDir(options.data_dir)
     config = _config_for(data, options.config)
+    ensure_private_dir(data.root)  # keystores and evidence live here: owner only
     keystore = Keystore(data.keystore, demo_password(data.keystore))
     validator = keystore.load_or_create(config.validator)
     accounts = {m.key: keystore.load_or_create(m.key) for m in config.members}
