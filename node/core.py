@@ -28,6 +28,7 @@ from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, encode_hex, to_checksum_address
 
+from ._private import private_dir
 from .errors import CallFundsError, CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
     chain_class,
@@ -141,7 +142,7 @@ class ChainCore:
         install_node_cache()
         self.lock = threading.RLock()
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.chain_id = chain_id
         self.gas_limit = gas_limit
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)

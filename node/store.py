@@ -20,6 +20,7 @@ from typing import Any
 
 from eth.db.backends.base import BaseDB
 
+from ._private import precreate_private_file
 from .errors import StoreError
 
 __all__ = ["SqliteStore", "SideWrite", "PooledReader", "READ_POOL_SIZE"]
@@ -71,6 +72,10 @@ class SqliteStore(BaseDB):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        try:
+            precreate_private_file(self.path)  # 0600 before SQLite creates it 0644
+        except OSError as exc:
+            raise StoreError(f"cannot create store {self.path}: {exc}") from exc
         try:
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False
