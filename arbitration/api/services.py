@@ -30,6 +30,7 @@ from client.connection import connect
 from client.consortium import ConsortiumClient
 from client.contracts import bind
 from client.evidence_chain import ArbitrationCasesClient, EvidenceRegistryClient
+from client.private_files import ensure_private_dir
 from client.tx import TransactionPipeline
 
 from ..index import EvidenceIndex
@@ -129,7 +130,7 @@ class SyncedIndex:
         self._head = ChainHead(w3, settings.rpc_url)
         self.version = 0
         self.last_error: str | None = None
-        settings.index_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.index_path.parent, tighten=False)
         # Opened now: a bad path, schema or another deployment's index fails at start.
         self._index = EvidenceIndex(str(self._path), w3, contracts, vault)
 
