@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "AdmissionRejected",
     "BuildError",
+    "ChainStoreMissingError",
     "CoLedgerError",
     "CoLedgerValueError",
     "ConfigError",
@@ -35,6 +36,24 @@ class CoLedgerValueError(CoLedgerError, ValueError):
 
 class ConfigError(CoLedgerError):
     """A configuration file or setting is missing, malformed or refers to something absent."""
+
+
+class ChainStoreMissingError(ConfigError):
+    """A data dir that has served a chain (deployment record, keystores) has lost its chain store.
+
+    Starting anyway would build a new genesis and silently replace the recorded chain.
+    """
+
+    def __init__(self, data_dir: str, store: str, problem: str, has: str = "a deployment record") -> None:
+        super().__init__(
+            f"data dir {data_dir} has {has} but its chain store {store} "
+            f"{problem}; refusing to start (a new genesis would silently replace the recorded chain). "
+            f"Restore the chain directory from a backup (solo node) or re-sync it from another "
+            f"validator (network); to found a new consortium instead, use a new --data-dir"
+        )
+        self.data_dir = data_dir
+        self.store = store
+        self.problem = problem
 
 
 class BuildError(CoLedgerError):

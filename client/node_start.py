@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from client.config import DEMO_CONFIG, ConsortiumConfig, DataDir, load_consortium_config
 from client.connection import connect
 from client.consortium import CharterMember, ConsortiumClient, deploy_consortium
+from client.datadir_check import require_chain_if_deployed
 from client.errors import ConfigError
 from client.keys import Keystore, demo_password
 from client.private_files import ensure_private_dir
@@ -58,6 +59,7 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
     from node import EmbeddedNode, NodeConfig  # the node is only needed by this command
 
     data = DataDir(options.data_dir)
+    require_chain_if_deployed(data)  # before anything is created: a lost chain is not a first start
     config = _config_for(data, options.config)
     ensure_private_dir(data.root)  # keystores and evidence live here: owner only
     keystore = Keystore(data.keystore, demo_password(data.keystore))
