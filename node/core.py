@@ -37,6 +37,7 @@ from .evm import (
     load_or_create_genesis,
 )
 from .fastevm import fast_chain_class
+from .integrity import StoreCheck, check_head, check_structure
 from .mempool import PendingTx
 from .serialize import block_json, receipt_json, tx_json
 from .store import SideWrite, SqliteStore
@@ -147,8 +148,19 @@ class ChainCore:
         self.gas_limit = gas_limit
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
         self.store = SqliteStore(self.data_dir / "chain.sqlite")
+        try:
+            self._open_chain(fast_evm)
+        except BaseException:
+            self.store.close()
+            raise
+        self._draft: BlockDraft | None = None
+        self._nonces: dict[bytes, int] = {}
+
+    def _open_chain(self, fast_evm: bool) -> None:
+        """Check the store (a damaged one is refused, never served), then load or create the chain."""
+        structure_seconds = check_structure(self.store)  # before py-evm reads anything
         # the node executes with the fast opcode loop; the auditor replays with chain_class
-        self._chain_cls = fast_chain_class(chain_id) if fast_evm else chain_class(chain_id)
+        self._chain_cls = fast_chain_class(self.chain_id) if fast_evm else chain_class(self.chain_id)
         self._db = AtomicDB(self.store)
         if self.store.get_meta("genesis_hash") is None:
             self._create_genesis()
@@ -157,8 +169,12 @@ class ChainCore:
         stored = self.store.get_meta("genesis_hash")
         if stored != encode_hex(self.chain.get_canonical_block_header_by_number(0).hash):
             raise StoreError("genesis hash in meta does not match the stored chain")
-        self._draft: BlockDraft | None = None
-        self._nonces: dict[bytes, int] = {}
+        self.start_check: StoreCheck = check_head(
+            self.store, int(self.head.block_number), self.head.hash, self.head.state_root,
+            structure_seconds)
+        log.info("store check passed: %d blocks, %d transactions (quick_check %.3f s, head walk %.3f s)",
+                 self.start_check.head + 1, self.start_check.transactions,
+                 self.start_check.quick_check_seconds, self.start_check.walk_seconds)
 
     # ---- genesis ----------------------------------------------------------------
     def _create_genesis(self) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from eth.db.backends.base import BaseDB
 
 from ._private import precreate_private_file
-from .errors import StoreError
+from .errors import StoreCorruptError, StoreError
 
 __all__ = ["SqliteStore", "SideWrite", "PooledReader", "READ_POOL_SIZE"]
 
@@ -83,8 +83,10 @@ class SqliteStore(BaseDB):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # cannot open, locked, read-only...
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed": damage
+            raise StoreCorruptError(str(self.path), None, "", [str(exc)]) from exc
         self._pending: dict[bytes, object] = {}
         self._cache: dict[bytes, bytes] = {}
         self._pool_cond = threading.Condition()
