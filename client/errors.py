@@ -20,6 +20,7 @@ __all__ = [
     "DeploymentError",
     "InsecureFileError",
     "KeystoreError",
+    "NodeStartError",
     "RpcError",
     "TransactionFailed",
     "TransactionTimeout",
@@ -78,6 +79,11 @@ class InsecureFileError(CoLedgerError):
         self.path = path
         self.mode = mode
         self.what = what
+
+
+class NodeStartError(CoLedgerError):
+    """The embedded node refused to start (a damaged store, another genesis...); the node's reason
+    is the message, its exception the cause."""
 
 
 class DeploymentError(CoLedgerError):

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,7 @@ def served_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir after one real first start (keystores, deployment record, chain), stopped cleanly."""
     data_dir = tmp_path_factory.mktemp("integrity") / "coledger-data"
     node = RunningNode(data_dir, free_port())
+    time.sleep(1.0)  # the banner comes just before the SIGTERM handler is installed
     node.stop()
     assert node.proc.returncode == 0, node.text()
     return data_dir
@@ -90,3 +93,27 @@ def test_the_check_passes_a_first_start_and_a_healthy_data_dir(served_data_dir: 
         require_chain_if_deployed(lost)
     assert info.value.store == str(lost.chain / "chain.sqlite") and info.value.problem == "is missing"
     assert sorted(p.name for p in lost.root.iterdir()) == ["deployment.json"]
+
+
+def test_start_on_a_store_with_overwritten_pages_refuses_naming_the_damage(
+    served_data_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 13, defect 1, as a process: 10 random 4 KB pages overwritten; the node must not serve."""
+    data_dir = tmp_path / "coledger-data"
+    shutil.copytree(served_data_dir, data_dir)
+    store = data_dir / "chain" / "chain.sqlite"
+    rng = random.Random(13)
+    with store.open("r+b") as f:
+        for page in rng.sample(range(1, store.stat().st_size // 4096), 10):
+            f.seek(page * 4096)
+            f.write(rng.randbytes(4096))
+    damaged = hashlib.sha256(store.read_bytes()).hexdigest()
+    done = subprocess.run(
+        [*COLEDGER, "node", "start", "--data-dir", str(data_dir), "--port", str(free_port())],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"coledger: error: chain store {store} is damaged" in done.stderr
+    assert "Refusing to serve it. Recovery: restore the data dir from a backup" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == damaged
