@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from client.errors import InsecureFileError
@@ -59,8 +60,9 @@ def ensure_private_dir(path: Path, *, tighten: bool = True) -> Path:
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` atomically with ``data`` in a file created 0600 (temp file, fsync, rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    # mkstemp: O_CREAT | O_EXCL with mode 0600 and a fresh name (a crashed writer's leftover
+    # temporary never blocks the next one)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
