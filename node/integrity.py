@@ -98,11 +98,14 @@ def _walk(store: SqliteStore, head_number: int, head_hash: bytes | None, state_r
             for number, txh in conn.execute(
                     "SELECT block_number, hash FROM txs WHERE block_number <= ? ORDER BY block_number, idx",
                     (head_number,)):
-                tx_hashes[number].append(encode_hex(txh))
+                # a damaged row's column may hold another type: it then differs from the header's list
+                tx_hashes[number].append(encode_hex(txh) if isinstance(txh, bytes) else repr(txh))
                 transactions += 1
             previous = ""
             for number, bhash, text in conn.execute(
                     "SELECT number, hash, json FROM blocks ORDER BY number"):
+                if not (isinstance(number, int) and isinstance(bhash, bytes) and isinstance(text, str)):
+                    return expected, "its row is damaged (a column holds the wrong type)", transactions
                 if number != expected:
                     if number > head_number >= expected:
                         break

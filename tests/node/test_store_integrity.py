@@ -108,3 +108,9 @@ def test_a_broken_parent_link_names_the_block(chain: Path) -> None:
     error = _refused(chain)
     assert error.first_bad_block == 31
     assert error.reason.startswith(f"its parentHash 0x{'ab' * 32} is not block 30's hash 0x")
+
+
+def test_a_block_row_with_a_wrong_column_type_names_it(chain: Path) -> None:
+    _sql(chain, "UPDATE blocks SET hash = 12345678901234 WHERE number = 9")  # bytes(12345678901234) would be 12 TB
+    error = _refused(chain)
+    assert error.first_bad_block == 9 and error.reason == "its row is damaged (a column holds the wrong type)"
