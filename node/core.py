@@ -138,6 +138,7 @@ class ChainCore:
         gas_limit: int,
         alloc: dict[str, dict[str, Any]] | None = None,
         fast_evm: bool = True,
+        check_store: bool = True,
     ) -> None:
         install_fast_trie()
         install_node_cache()
@@ -149,16 +150,20 @@ class ChainCore:
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
         self.store = SqliteStore(self.data_dir / "chain.sqlite")
         try:
-            self._open_chain(fast_evm)
+            self._open_chain(fast_evm, check_store)
         except BaseException:
             self.store.close()
             raise
         self._draft: BlockDraft | None = None
         self._nonces: dict[bytes, int] = {}
 
-    def _open_chain(self, fast_evm: bool) -> None:
+    def _open_chain(self, fast_evm: bool, check_store: bool) -> None:
         """Check the store (a damaged one is refused, never served), then load or create the chain."""
-        structure_seconds = check_structure(self.store)  # before py-evm reads anything
+        if not check_store:
+            log.warning("store check skipped (check_store=False): %s is served unchecked",
+                        self.store.path)
+        # before py-evm reads anything
+        structure_seconds = check_structure(self.store) if check_store else 0.0
         # the node executes with the fast opcode loop; the auditor replays with chain_class
         self._chain_cls = fast_chain_class(self.chain_id) if fast_evm else chain_class(self.chain_id)
         self._db = AtomicDB(self.store)
@@ -169,7 +174,10 @@ class ChainCore:
         stored = self.store.get_meta("genesis_hash")
         if stored != encode_hex(self.chain.get_canonical_block_header_by_number(0).hash):
             raise StoreError("genesis hash in meta does not match the stored chain")
-        self.start_check: StoreCheck = check_head(
+        if not check_store:
+            self.start_check = StoreCheck(int(self.head.block_number), 0, 0.0, 0.0)
+            return
+        self.start_check = check_head(
             self.store, int(self.head.block_number), self.head.hash, self.head.state_root,
             structure_seconds)
         log.info("store check passed: %d blocks, %d transactions (quick_check %.3f s, head walk %.3f s)",

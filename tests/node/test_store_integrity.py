@@ -114,3 +114,10 @@ def test_a_block_row_with_a_wrong_column_type_names_it(chain: Path) -> None:
     _sql(chain, "UPDATE blocks SET hash = 12345678901234 WHERE number = 9")  # bytes(12345678901234) would be 12 TB
     error = _refused(chain)
     assert error.first_bad_block == 9 and error.reason == "its row is damaged (a column holds the wrong type)"
+
+
+def test_the_check_can_be_skipped_explicitly_to_inspect_a_damaged_copy(chain: Path) -> None:
+    _sql(chain, "DELETE FROM txs WHERE block_number = 17 AND idx = 2")
+    core = ChainCore(chain, CHAIN_ID, GAS_LIMIT, check_store=False)
+    core.close()
+    assert core.head.block_number == BLOCKS and core.start_check.transactions == 0
