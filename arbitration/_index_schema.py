@@ -16,6 +16,9 @@ assigned at insert and recomputed for a loan when a retried batch lands before l
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
+
+from client.private_files import precreate_private_file
 
 SCHEMA_VERSION = 1
 
@@ -147,6 +150,9 @@ def connect(path: str) -> sqlite3.Connection:
     The index confines each connection to one thread (``threading.local``); ``check_same_thread``
     is off only so that ``close()`` may close them all from any thread.
     """
+    if path != ":memory:" and not path.startswith("file:"):
+        # who holds evidence on which loan is not for other local users: 0600 from the first byte
+        precreate_private_file(Path(path))
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")

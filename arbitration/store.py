@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from client.private_files import ensure_private_dir
+
 from .errors import BlobNotFoundError, BlobTamperedError, InvalidAddressError, StoreError
 
 __all__ = ["BlobStore", "FileBlobStore", "blob_address", "validate_address"]
@@ -30,7 +32,7 @@ _ADDRESS = re.compile(r"[0-9a-f]{64}")
 def write_synced_temp(directory: Path, data: bytes) -> str:
     """Write ``data`` to a new temporary file in ``directory`` (created if needed), fsynced;
     its path. The caller renames or links it into place, then calls `fsync_dir`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(directory, tighten=False)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -95,7 +97,7 @@ class FileBlobStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self._root = Path(root)
-        self._root.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self._root)
 
     @property
     def root(self) -> Path:

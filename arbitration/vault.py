@@ -40,6 +40,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_utils import is_address, to_checksum_address
 
+from client.private_files import ensure_private_dir, precreate_private_file
+
 from . import _schema as S
 from ._vault_files import MAX_FILE, read_bounded, same_json, write_once
 from .errors import (
@@ -176,9 +178,10 @@ class EvidenceVault:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self._root = Path(root)
+        ensure_private_dir(self._root)  # evidence and who may read it: owner only (0700)
         self._blobs = FileBlobStore(self._root / "blobs")
         for sub in ("records", "keys", "batches"):
-            (self._root / sub).mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self._root / sub)
 
     @property
     def root(self) -> Path:
@@ -229,8 +232,8 @@ class EvidenceVault:
         # The per-loan marker goes before the record (which commits the item): a crash in between
         # leaves a marker without a record, which `items_of_loan` skips — never a hidden item.
         marker_dir = self._loan_dir(record.loan_id)
-        marker_dir.mkdir(parents=True, exist_ok=True)
-        (marker_dir / record.evidence_id.hex()).touch(exist_ok=True)
+        ensure_private_dir(marker_dir, tighten=False)
+        precreate_private_file(marker_dir / record.evidence_id.hex())
         write_once(path, doc, f"evidence record {S.hx(record.evidence_id)}")
         return stored
 

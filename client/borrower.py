@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from client.errors import CoLedgerValueError, ConfigError
+from client.private_files import ensure_private_dir, write_private
 
 __all__ = [
     "BORROWER_KEY_ENV",
@@ -75,8 +76,7 @@ def load_or_create_borrower_key(directory: Path) -> bytes:
     path = directory / "borrower-id.key"
     if path.is_file():
         return bytes.fromhex(path.read_text().strip())
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(directory)
     key = secrets.token_bytes(32)
-    path.write_text(key.hex() + "\n")
-    path.chmod(0o600)
+    write_private(path, (key.hex() + "\n").encode())
     return key

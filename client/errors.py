@@ -12,12 +12,15 @@ from typing import Any
 __all__ = [
     "AdmissionRejected",
     "BuildError",
+    "ChainStoreMissingError",
     "CoLedgerError",
     "CoLedgerValueError",
     "ConfigError",
     "ContractRevert",
     "DeploymentError",
+    "InsecureFileError",
     "KeystoreError",
+    "NodeStartError",
     "RpcError",
     "TransactionFailed",
     "TransactionTimeout",
@@ -36,12 +39,51 @@ class ConfigError(CoLedgerError):
     """A configuration file or setting is missing, malformed or refers to something absent."""
 
 
+class ChainStoreMissingError(ConfigError):
+    """A data dir that has served a chain (deployment record, keystores) has lost its chain store.
+
+    Starting anyway would build a new genesis and silently replace the recorded chain.
+    """
+
+    def __init__(self, data_dir: str, store: str, problem: str, has: str = "a deployment record") -> None:
+        super().__init__(
+            f"data dir {data_dir} has {has} but its chain store {store} "
+            f"{problem}; refusing to start (a new genesis would silently replace the recorded chain). "
+            f"Restore the chain directory from a backup (solo node) or re-sync it from another "
+            f"validator (network); to found a new consortium instead, use a new --data-dir"
+        )
+        self.data_dir = data_dir
+        self.store = store
+        self.problem = problem
+
+
 class BuildError(CoLedgerError):
     """The Solidity sources did not compile, or the compiler could not be found or run."""
 
 
 class KeystoreError(CoLedgerError):
     """A keystore file is missing, unreadable, or its password is wrong."""
+
+
+class InsecureFileError(CoLedgerError):
+    """A secret (password, key) or evidence file is readable by group or others.
+
+    Carries the path and its mode so the message can name the file and the fix (`chmod 600`).
+    """
+
+    def __init__(self, path: str, mode: int, what: str) -> None:
+        super().__init__(
+            f"{what} {path} is readable by group or others (mode {mode:04o}); refusing to use it: "
+            f"run `chmod 600 {path}`"
+        )
+        self.path = path
+        self.mode = mode
+        self.what = what
+
+
+class NodeStartError(CoLedgerError):
+    """The embedded node refused to start (a damaged store, another genesis...); the node's reason
+    is the message, its exception the cause."""
 
 
 class DeploymentError(CoLedgerError):

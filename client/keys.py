@@ -2,7 +2,8 @@
 
 A keystore directory holds one `NAME.json` (Web3 Secret Storage, scrypt) per key. The password
 comes from the caller, from `COLEDGER_KEYSTORE_PASSWORD`, or — for the demo consortium only — from
-a generated `password` file (mode 0600) beside the keystores.
+a generated `password` file beside the keystores. Key and password files are created 0600 in a
+0700 directory from their first byte (`client.private_files`), never chmod-ed afterwards.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from client.errors import KeystoreError
+from client.private_files import ensure_private_dir, write_private
 
 __all__ = [
     "PASSWORD_ENV",
@@ -64,11 +66,8 @@ class Keystore:
         encrypted = Account.encrypt(
             account.key, self._password, kdf="scrypt", iterations=self._scrypt_n
         )
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(encrypted))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        ensure_private_dir(self.directory)
+        write_private(path, json.dumps(encrypted).encode())
         self._cache[name] = account
         return account
 
@@ -119,8 +118,7 @@ def demo_password(directory: Path) -> str:
     path = directory / "password"
     if path.is_file():
         return path.read_text().strip()
-    directory.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(directory)
     password = secrets.token_urlsafe(24)
-    path.write_text(password + "\n")
-    path.chmod(0o600)
+    write_private(path, (password + "\n").encode())
     return password

@@ -17,8 +17,10 @@ from typing import Any, TextIO
 from client.config import DEMO_CONFIG, ConsortiumConfig, DataDir, load_consortium_config
 from client.connection import connect
 from client.consortium import CharterMember, ConsortiumClient, deploy_consortium
-from client.errors import ConfigError
+from client.datadir_check import require_chain_if_deployed
+from client.errors import ConfigError, NodeStartError
 from client.keys import Keystore, demo_password
+from client.private_files import ensure_private_dir
 from client.suite import deploy_evidence, deploy_flows, deploy_lending
 from client.tx import TransactionPipeline
 
@@ -47,7 +49,7 @@ def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
         return load_consortium_config(data.config)
     source = requested or DEMO_CONFIG
     config = load_consortium_config(source)  # validate before copying
-    data.root.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data.root)
     shutil.copyfile(source, data.config)
     return config
 
@@ -55,9 +57,12 @@ def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
 def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # type: ignore[no-untyped-def]
     """Start the node and make sure the consortium is deployed; returns the running node."""
     from node import EmbeddedNode, NodeConfig  # the node is only needed by this command
+    from node.errors import NodeError
 
     data = DataDir(options.data_dir)
+    require_chain_if_deployed(data)  # before anything is created: a lost chain is not a first start
     config = _config_for(data, options.config)
+    ensure_private_dir(data.root)  # keystores and evidence live here: owner only
     keystore = Keystore(data.keystore, demo_password(data.keystore))
     validator = keystore.load_or_create(config.validator)
     accounts = {m.key: keystore.load_or_create(m.key) for m in config.members}
@@ -76,7 +81,10 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
             cors_origins=options.cors_origins,
         )
     )
-    node.start()
+    try:
+        node.start()
+    except NodeError as exc:  # e.g. StoreCorruptError: the message names what and the recovery
+        raise NodeStartError(str(exc)) from exc
     try:
         deployment = ensure_deployed(node.url, data, config, accounts)
     except BaseException:

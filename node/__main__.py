@@ -29,6 +29,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-nonce-gap", type=int, default=64)
     p.add_argument("--mempool-limit", type=int, default=100_000)
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--unsafe-skip-store-check", action="store_true",
+                   help="serve the store without the start-time integrity check (inspecting a "
+                        "damaged copy; never a ledger in service)")
     p.add_argument("--stock-evm", action="store_true",
                    default=os.environ.get("COLEDGER_STOCK_EVM", "") not in ("", "0"),
                    help="execute with py-evm's own opcode loop (slower; same results), "
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         block_gas_limit=args.block_gas_limit, consortium_address=args.consortium_address,
         allow_time_travel=args.allow_time_travel, max_nonce_gap=args.max_nonce_gap,
         mempool_limit=args.mempool_limit, stock_evm=args.stock_evm,
+        check_store=not args.unsafe_skip_store_check,
     )
     node = EmbeddedNode(config)
     try:

@@ -33,3 +33,7 @@ class NodeConfig:
     stock_evm: bool = False
     #: browser origins allowed to call the JSON-RPC beyond the local ones (node.cors; "*": any)
     cors_origins: tuple[str, ...] = ()
+    #: run the start-time store check (node.integrity). False serves a store the check would
+    #: refuse: for inspecting a damaged copy, and for tests that play a node serving bad data;
+    #: never for a ledger in service.
+    check_store: bool = True

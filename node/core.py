@@ -28,6 +28,7 @@ from eth.db.atomic import AtomicDB
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, encode_hex, to_checksum_address
 
+from ._private import private_dir
 from .errors import CallFundsError, CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
     chain_class,
@@ -36,6 +37,7 @@ from .evm import (
     load_or_create_genesis,
 )
 from .fastevm import fast_chain_class
+from .integrity import StoreCheck, check_head, check_structure
 from .mempool import PendingTx
 from .serialize import block_json, receipt_json, tx_json
 from .store import SideWrite, SqliteStore
@@ -136,18 +138,34 @@ class ChainCore:
         gas_limit: int,
         alloc: dict[str, dict[str, Any]] | None = None,
         fast_evm: bool = True,
+        check_store: bool = True,
     ) -> None:
         install_fast_trie()
         install_node_cache()
         self.lock = threading.RLock()
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         self.chain_id = chain_id
         self.gas_limit = gas_limit
         self.genesis = load_or_create_genesis(self.data_dir, chain_id, gas_limit, alloc)
         self.store = SqliteStore(self.data_dir / "chain.sqlite")
+        try:
+            self._open_chain(fast_evm, check_store)
+        except BaseException:
+            self.store.close()
+            raise
+        self._draft: BlockDraft | None = None
+        self._nonces: dict[bytes, int] = {}
+
+    def _open_chain(self, fast_evm: bool, check_store: bool) -> None:
+        """Check the store (a damaged one is refused, never served), then load or create the chain."""
+        if not check_store:
+            log.warning("store check skipped (check_store=False): %s is served unchecked",
+                        self.store.path)
+        # before py-evm reads anything
+        structure_seconds = check_structure(self.store) if check_store else 0.0
         # the node executes with the fast opcode loop; the auditor replays with chain_class
-        self._chain_cls = fast_chain_class(chain_id) if fast_evm else chain_class(chain_id)
+        self._chain_cls = fast_chain_class(self.chain_id) if fast_evm else chain_class(self.chain_id)
         self._db = AtomicDB(self.store)
         if self.store.get_meta("genesis_hash") is None:
             self._create_genesis()
@@ -156,8 +174,15 @@ class ChainCore:
         stored = self.store.get_meta("genesis_hash")
         if stored != encode_hex(self.chain.get_canonical_block_header_by_number(0).hash):
             raise StoreError("genesis hash in meta does not match the stored chain")
-        self._draft: BlockDraft | None = None
-        self._nonces: dict[bytes, int] = {}
+        if not check_store:
+            self.start_check = StoreCheck(int(self.head.block_number), 0, 0.0, 0.0)
+            return
+        self.start_check = check_head(
+            self.store, int(self.head.block_number), self.head.hash, self.head.state_root,
+            structure_seconds)
+        log.info("store check passed: %d blocks, %d transactions (quick_check %.3f s, head walk %.3f s)",
+                 self.start_check.head + 1, self.start_check.transactions,
+                 self.start_check.quick_check_seconds, self.start_check.walk_seconds)
 
     # ---- genesis ----------------------------------------------------------------
     def _create_genesis(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "NodeError",
     "StoreError",
+    "StoreCorruptError",
     "GenesisMismatchError",
     "RpcError",
     "ParseError",
@@ -33,6 +34,33 @@ class NodeError(Exception):
 
 class StoreError(NodeError):
     """The durable store could not be opened, read or committed."""
+
+
+class StoreCorruptError(StoreError):
+    """The start-time check found the store damaged; the node refuses to serve it.
+
+    ``first_bad_block`` is the lowest block the head walk found missing, unlinked or without its
+    transactions (None when only SQLite's structural check failed); ``problems`` are SQLite's
+    ``quick_check`` messages (empty when the damage is logical only).
+    """
+
+    def __init__(self, path: str, first_bad_block: int | None, reason: str, problems: list[str]) -> None:
+        parts = [f"chain store {path} is damaged"]
+        if first_bad_block is not None:
+            parts.append(f"first bad block {first_bad_block}: {reason}")
+        if problems:
+            shown = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+            parts.append(f"SQLite quick_check: {shown}")
+        super().__init__(
+            ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
+            + ". Refusing to serve it. Recovery: restore the data dir from a backup (solo node) or "
+            "re-sync this validator's ledger from another validator (network); keep the damaged "
+            "file for inspection"
+        )
+        self.path = path
+        self.first_bad_block = first_bad_block
+        self.reason = reason
+        self.problems = problems
 
 
 class GenesisMismatchError(NodeError):

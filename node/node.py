@@ -59,7 +59,7 @@ class EmbeddedNode:
         cfg = self.config
         to_checksum_address(cfg.bootstrap_address)  # validates
         self.core = ChainCore(cfg.data_dir, cfg.chain_id, cfg.block_gas_limit,
-                              fast_evm=not cfg.stock_evm)
+                              fast_evm=not cfg.stock_evm, check_store=cfg.check_store)
         try:
             self.admission = Admission(self.core, cfg.bootstrap_address, cfg.consortium_address)
             self.validator = TransactionValidator(self.core, self.admission, cfg.chain_id,

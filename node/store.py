@@ -20,7 +20,8 @@ from typing import Any
 
 from eth.db.backends.base import BaseDB
 
-from .errors import StoreError
+from ._private import precreate_private_file
+from .errors import StoreCorruptError, StoreError
 
 __all__ = ["SqliteStore", "SideWrite", "PooledReader", "READ_POOL_SIZE"]
 
@@ -72,14 +73,20 @@ class SqliteStore(BaseDB):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
+            precreate_private_file(self.path)  # 0600 before SQLite creates it 0644
+        except OSError as exc:
+            raise StoreError(f"cannot create store {self.path}: {exc}") from exc
+        try:
             self._conn = sqlite3.connect(
                 str(self.path), isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:  # cannot open, locked, read-only...
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed": damage
+            raise StoreCorruptError(str(self.path), None, "", [str(exc)]) from exc
         self._pending: dict[bytes, object] = {}
         self._cache: dict[bytes, bytes] = {}
         self._pool_cond = threading.Condition()

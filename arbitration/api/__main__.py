@@ -10,6 +10,8 @@ import sys
 
 from pydantic import ValidationError
 
+from client.errors import CoLedgerError
+
 from .server import run
 from .settings import ApiSettings
 
@@ -24,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"invalid COLEDGER_API_* settings:\n{exc}", file=sys.stderr)
         return 2
-    run(settings, args.host, args.port)
+    try:
+        run(settings, args.host, args.port)
+    except CoLedgerError as exc:  # e.g. InsecureFileError: a readable signer password file
+        print(f"cannot start the arbitration API: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

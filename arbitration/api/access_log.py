@@ -38,6 +38,8 @@ from typing import Any
 
 from eth_utils import to_canonical_address, to_checksum_address
 
+from client.private_files import ensure_private_dir, precreate_private_file
+
 __all__ = ["AccessAction", "AccessEntry", "AnchoredHead", "AccessLog", "Anchorer", "entry_hash", "GENESIS"]
 
 GENESIS = bytes(32)
@@ -118,7 +120,8 @@ class AccessLog:
     """The access log of every case, in one SQLite file."""
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent, tighten=False)
+        precreate_private_file(path)  # who read which evidence: 0600 from the first byte
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)

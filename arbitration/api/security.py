@@ -6,7 +6,8 @@ signature}` -> a bearer token if the signature recovers to `address`, the nonce 
 that address, has not expired and was never used (the nonce is consumed by the first attempt,
 right or wrong: a replay always fails), and `address` is an active Consortium member.
 
-Tokens are ``base64url(payload) "." base64url(HMAC-SHA256(secret, label || payload))`` with
+Tokens are ``base64url(payload) "." base64url(HMAC-SHA256(secret, label || payload))`` (unpadded,
+canonical: the unused bits of the last character must be zero, so a token has one spelling) with
 payload ``{"v":1,"sub":address,"iat":..,"exp":..,"jti":..}``. They carry no roles: roles are read
 from the Consortium on every request (cached `role_cache_seconds`), so a revoked role or a removed
 member loses access within seconds, not at token expiry.
@@ -21,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -40,6 +42,7 @@ __all__ = ["Challenge", "ChallengeStore", "TokenCodec", "TokenClaims", "RoleCach
 _TOKEN_LABEL = b"coledger-api-token-v1."
 _MAX_TOKEN_CHARS = 1024
 _CLOCK_SKEW = 5
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def normalize_address(value: str) -> str | None:
@@ -172,9 +175,18 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    if not text or not all(c.isalnum() or c in "-_" for c in text):
+    """Decode unpadded base64url, accepting only the one string `_b64` gives for the bytes.
+
+    Why canonical: the last character of a length-2 or -3 remainder carries unused low bits that
+    decoders ignore, so without the round-trip check one token had several accepted spellings (a
+    token's string is what gets logged, compared and revoked; each token must have exactly one).
+    """
+    if not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise ValueError("not canonical base64url (nonzero padding bits)")
+    return raw
 
 
 class _Read:

@@ -30,6 +30,7 @@ from client.connection import connect
 from client.consortium import ConsortiumClient
 from client.contracts import bind
 from client.evidence_chain import ArbitrationCasesClient, EvidenceRegistryClient
+from client.private_files import ensure_private_dir, require_owner_only
 from client.tx import TransactionPipeline
 
 from ..index import EvidenceIndex
@@ -129,7 +130,7 @@ class SyncedIndex:
         self._head = ChainHead(w3, settings.rpc_url)
         self.version = 0
         self.last_error: str | None = None
-        settings.index_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.index_path.parent, tighten=False)
         # Opened now: a bad path, schema or another deployment's index fails at start.
         self._index = EvidenceIndex(str(self._path), w3, contracts, vault)
 
@@ -316,8 +317,14 @@ class Services:
 
 
 def _load_signer(settings: ApiSettings) -> LocalAccount | None:
+    """The Operator key that anchors the access log, or None when none is configured.
+
+    A password file others can read gives them the Operator key: the API refuses to start on one
+    (`InsecureFileError` naming the file and `chmod 600`) before anything is opened or served.
+    """
     if settings.signer_keyfile is None or settings.signer_password_file is None:
         return None
+    require_owner_only(settings.signer_password_file, "signer password file")
     password = settings.signer_password_file.read_text().strip()
     encrypted = settings.signer_keyfile.read_text()
     account: LocalAccount = Account.from_key(Account.decrypt(encrypted, password))
@@ -326,12 +333,12 @@ def _load_signer(settings: ApiSettings) -> LocalAccount | None:
 
 def build_services(settings: ApiSettings, w3: Web3 | None = None) -> Services:
     """Connect to the chain, open the vault, index and access log (nothing runs until `start`)."""
+    signer = _load_signer(settings)  # first: an exposed password refuses the start, touching nothing
     contracts = settings.contracts()
     missing = [name for name in _REQUIRED if name not in contracts]
     if missing:
         raise ValueError(f"deployment file {settings.deployment_file} lacks {', '.join(missing)}")
     w3 = w3 or connect(settings.rpc_url)
-    signer = _load_signer(settings)
     pipeline = TransactionPipeline(w3, signer) if signer is not None else None
     cases = ArbitrationCasesClient(w3, contracts["ArbitrationCases"], pipeline)
     vault = EvidenceVault(settings.vault_dir)

@@ -27,6 +27,7 @@ from arbitration.submit import EvidenceSubmitter
 from arbitration.vault import EvidenceVault
 from client.consortium import Role
 from client.evidence_chain import deploy_arbitration_cases, deploy_evidence_registry
+from client.private_files import write_private
 from tests.evidence_chain._helpers import Actor
 from tests.lending._servicing_helpers import (
     DAY,
@@ -81,7 +82,7 @@ class World:
             keyfile, password = self.root / f"{tag}-operator.json", self.root / f"{tag}-operator.password"
             pw = secrets.token_hex(8)
             keyfile.write_text(json.dumps(Account.encrypt(self.operator.account.key, pw, iterations=2)))
-            password.write_text(pw)
+            write_private(password, pw.encode())  # the API refuses a password file others can read
             out["COLEDGER_API_SIGNER_KEYFILE"] = str(keyfile)
             out["COLEDGER_API_SIGNER_PASSWORD_FILE"] = str(password)
         return out

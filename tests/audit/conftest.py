@@ -56,7 +56,11 @@ def serve_copy(built_chain: BuiltChain, tmp_path: Path) -> Iterator[Callable[...
                 mutate(conn)
             finally:
                 conn.close()
-        node = restart_on(built_chain.node, target)
+        # a tampered copy plays a node serving bad data: the node's own start-time check would
+        # refuse it (that is tested in tests/node/test_store_integrity.py), the auditor must catch it
+        node = (restart_on(built_chain.node, target) if mutate is None else
+                start_node(target, built_chain.node.bootstrap, built_chain.node.validator_key,
+                           *built_chain.node.extra, "--unsafe-skip-store-check"))
         started.append(node)
         try:
             yield node

@@ -1,0 +1,44 @@
+"""The node's data dir is private: created 0700, its SQLite store 0600, from the first byte.
+
+Why not chmod afterwards: a file created 0644 and chmod-ed later can be opened by another local
+user in between. ``os.mkdir``/``os.open`` with the mode leave the umask only bits to remove.
+SQLite gives a database's ``-wal`` and ``-shm`` files the database file's own mode, so creating
+the empty file 0600 before the first connection makes all three private. (The node knows nothing
+of the client package, so this is its own copy of ``client.private_files``' two helpers.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+__all__ = ["private_dir", "precreate_private_file"]
+
+_GROUP_OTHER = 0o077
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) 0700; an existing ``path`` wider than that is tightened."""
+    missing: list[Path] = []
+    probe = Path(path)
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+    if os.stat(path).st_mode & _GROUP_OTHER:
+        os.chmod(path, 0o700)
+
+
+def precreate_private_file(path: Path) -> None:
+    """Create ``path`` empty, mode 0600, unless it exists (an existing one is tightened, not opened:
+    closing a descriptor of an open SQLite database would drop this process's locks on it)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.stat(path).st_mode & _GROUP_OTHER:
+            os.chmod(path, 0o600)
+        return
+    os.close(fd)
