@@ -20,6 +20,9 @@ from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
 from client.cli_network import cmd_node_start_validator
 from client.cli_network import register as register_network
+from client.cli_validators import KINDS as VALIDATOR_KINDS
+from client.cli_validators import add_propose_kinds, add_validators_command
+from client.cli_validators import propose as propose_validator_change
 from client.config import DataDir
 from client.connection import DEFAULT_RPC_URL, connect
 from client.consortium import ConsortiumClient, ProposalOutcome, Role
@@ -113,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     k = kinds.add_parser("set-parameter", help="set a named parameter (integer)")
     k.add_argument("name")
     k.add_argument("value", type=int)
+    add_propose_kinds(kinds)
     propose.set_defaults(func=_cmd_propose)
+    add_validators_command(cons_sub, _add_chain_args, _consortium)
 
     for verb in ("approve", "execute"):
         p = cons_sub.add_parser(verb, help=f"{verb} a proposal (as a governor)")
@@ -244,7 +249,9 @@ def _cmd_proposal(args: argparse.Namespace) -> int:
 def _cmd_propose(args: argparse.Namespace) -> int:
     c = _consortium(args)
     kind = args.kind
-    if kind == "add-member":
+    if kind in VALIDATOR_KINDS:
+        outcome = propose_validator_change(args, c)
+    elif kind == "add-member":
         roles = [Role.parse(r) for r in args.roles.split(",") if r]
         outcome = c.propose_add_member(args.name, args.address, roles)
     elif kind == "remove-member":

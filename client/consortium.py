@@ -7,10 +7,10 @@ own `TransactionPipeline` (signed locally) and reads the outcome from the receip
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi import encode
 from eth_utils import is_address, keccak, to_checksum_address
@@ -31,6 +31,7 @@ __all__ = [
     "ProposalInfo",
     "ProposalOutcome",
     "Role",
+    "ValidatorInit",
     "deploy_consortium",
     "expected_consortium_address",
     "parameter_key",
@@ -72,6 +73,9 @@ class ActionKind(IntEnum):
     SET_THRESHOLD = 5
     SET_PARAMETER = 6
     CALL = 7
+    ADD_VALIDATOR = 8
+    REMOVE_VALIDATOR = 9
+    SET_VALIDATOR_POWER = 10
 
 
 def roles_mask(roles: Iterable[Role]) -> int:
@@ -99,6 +103,20 @@ class CharterMember:
     name: str
     key: str
     roles: frozenset[Role]
+
+
+class ValidatorInit(Protocol):
+    """A genesis validator for the Consortium's constructor (`IConsortium.ValidatorInit`);
+    `client.validators.GenesisValidator` is one, any object with these attributes will do."""
+
+    @property
+    def member_id(self) -> int: ...
+    @property
+    def consensus_key(self) -> bytes: ...  # ed25519 public key, 32 bytes
+    @property
+    def power(self) -> int: ...
+    @property
+    def node_id(self) -> bytes: ...  # 20 bytes
 
 
 @dataclass(frozen=True)
@@ -141,11 +159,13 @@ def deploy_consortium(
     charter: Iterable[CharterMember],
     threshold: int,
     proposal_lifetime: int,
+    validators: Sequence[ValidatorInit] = (),
 ) -> tuple[str, bool]:
     """Deploy the Consortium from the bootstrap key if it is not there; (address, deployed_now).
 
     Idempotent: the address is fixed by the bootstrap key's nonce 0, so a second start finds the
-    code there and deploys nothing.
+    code there and deploys nothing. `validators` are the network's genesis validators (none on a
+    solo node); their member ids refer to the charter's order, from 1.
     """
     members = list(charter)
     if not members:
@@ -159,7 +179,8 @@ def deploy_consortium(
             f"Consortium at {expected}: this chain was not set up by coledger"
         )
     encoded = [(m.name, to_checksum_address(m.key), roles_mask(m.roles)) for m in members]
-    address = deploy(pipeline, "Consortium", encoded, threshold, proposal_lifetime)
+    genesis = [_validator_init(v) for v in validators]
+    address = deploy(pipeline, "Consortium", encoded, threshold, proposal_lifetime, genesis)
     if address != expected:
         raise DeploymentError(f"Consortium deployed at {address}, expected {expected}")
     return address, True
@@ -290,6 +311,15 @@ class ConsortiumClient:
         approvals = int(approved[-1]["args"]["approvals"]) if approved else 0
         done = any(int(e["args"]["proposalId"]) == proposal_id for e in executed)
         return ProposalOutcome(proposal_id, approvals, done, receipt)
+
+
+def _validator_init(v: ValidatorInit) -> tuple[int, bytes, int, bytes]:
+    key, node_id = bytes(v.consensus_key), bytes(v.node_id)
+    if len(key) != 32:
+        raise CoLedgerValueError(f"genesis validator key is {len(key)} bytes, want 32")
+    if len(node_id) != 20:
+        raise CoLedgerValueError(f"genesis validator node id is {len(node_id)} bytes, want 20")
+    return (_id(v.member_id), key, int(v.power), node_id)
 
 
 def _address(value: str | None, what: str) -> str:

@@ -15,6 +15,10 @@ contract Consortium is IConsortium {
     /// @dev Every defined {Role} bit: `Role.Gateway` is the last of seven.
     uint256 private constant _ALL_ROLES = (1 << (uint256(type(Role).max) + 1)) - 1;
     uint256 private constant _GOVERNOR = 1 << uint256(Role.Governor);
+    /// @dev The coledger node's ed25519 verification precompile (see {IConsortium}).
+    address private constant _ED25519 = address(0xE25);
+    uint256 private constant _MIN_VALIDATORS = 4;
+    uint64 private constant _MAX_POWER = 1 << 32;
 
     /// @dev Storage layout of a member: key, roles and active share one slot.
     struct MemberRecord {
@@ -34,6 +38,14 @@ contract Consortium is IConsortium {
         bytes args;
     }
 
+    /// @dev Storage layout of a validator: member id; power and node id share the second slot.
+    struct ValidatorRecord {
+        uint256 memberId;
+        uint64 power;
+        bytes20 nodeId;
+        uint64 sinceBlock;
+    }
+
     uint256 private immutable _proposalLifetime;
 
     uint256 private _memberCount;
@@ -47,7 +59,19 @@ contract Consortium is IConsortium {
     mapping(uint256 proposalId => ProposalRecord) private _proposals;
     mapping(uint256 proposalId => BitMaps.BitMap approverIds) private _approvals;
 
-    constructor(MemberInit[] memory charter, uint256 threshold_, uint256 proposalLifetime_) {
+    uint256 private _totalPower;
+    bytes32[] private _validatorKeys;
+    mapping(bytes32 consensusKey => ValidatorRecord) private _validators;
+    mapping(bytes32 consensusKey => uint256 position) private _validatorPositions; // index + 1
+    mapping(bytes20 nodeId => bool) private _nodeInUse;
+    mapping(uint256 memberId => uint256 power) private _memberPower;
+
+    constructor(
+        MemberInit[] memory charter,
+        uint256 threshold_,
+        uint256 proposalLifetime_,
+        ValidatorInit[] memory validators_
+    ) {
         if (proposalLifetime_ == 0 || proposalLifetime_ > type(uint32).max) {
             revert ConsortiumInvalidLifetime(proposalLifetime_);
         }
@@ -56,6 +80,14 @@ contract Consortium is IConsortium {
             _addMember(charter[i].name, charter[i].key, charter[i].roles);
         }
         _setThreshold(threshold_);
+        for (uint256 i = 0; i < validators_.length; ++i) {
+            ValidatorInit memory v = validators_[i];
+            // Genesis validators are CometBFT's genesis set as given: no proof of possession, and
+            // no minimum count or concentration rule (a one-validator benchmark network is valid).
+            _checkNewValidator(v.memberId, v.consensusKey, v.power, v.nodeId);
+            _storeValidator(v.memberId, v.consensusKey, v.power, v.nodeId);
+            emit GenesisValidator(v.consensusKey, v.memberId, v.power, v.nodeId);
+        }
     }
 
     // ---------------------------------------------------------------- governance
@@ -160,6 +192,29 @@ contract Consortium is IConsortium {
     }
 
     /// @inheritdoc IConsortium
+    function validators() external view returns (Validator[] memory set) {
+        uint256 n = _validatorKeys.length;
+        set = new Validator[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 key = _validatorKeys[i];
+            ValidatorRecord storage v = _validators[key];
+            set[i] = Validator({
+                consensusKey: key, memberId: v.memberId, power: v.power, nodeId: v.nodeId, sinceBlock: v.sinceBlock
+            });
+        }
+    }
+
+    /// @inheritdoc IConsortium
+    function validatorCount() external view returns (uint256) {
+        return _validatorKeys.length;
+    }
+
+    /// @inheritdoc IConsortium
+    function isConsortiumNode(bytes20 nodeId) external view returns (bool) {
+        return _nodeInUse[nodeId];
+    }
+
+    /// @inheritdoc IConsortium
     function transactionAllowed(address sender, address target, uint256, uint256, uint256, bytes calldata)
         external
         view
@@ -214,6 +269,56 @@ contract Consortium is IConsortium {
     function _checkRemoval(uint256 memberId) internal view returns (MemberRecord storage m) {
         m = _activeMember(memberId);
         if (m.roles & _GOVERNOR != 0) _checkThreshold(_threshold, _governorCount - 1);
+        uint256 own = 0;
+        uint256 n = _validatorKeys.length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_validators[_validatorKeys[i]].memberId == memberId) ++own;
+        }
+        if (own != 0 && n - own < _MIN_VALIDATORS) revert ConsortiumTooFewValidators(n - own);
+    }
+
+    /// @dev Reverts unless validator `key` of `memberId` with `power` on `nodeId` can be registered.
+    function _checkNewValidator(uint256 memberId, bytes32 key, uint64 power, bytes20 nodeId) internal view {
+        if (key == bytes32(0)) revert ConsortiumZeroValidatorKey();
+        _activeMember(memberId);
+        _checkPower(power);
+        if (_validatorPositions[key] != 0) revert ConsortiumValidatorKeyInUse(key);
+        if (_nodeInUse[nodeId]) revert ConsortiumNodeIdInUse(nodeId);
+    }
+
+    function _checkPower(uint64 power) internal pure {
+        if (power == 0 || power > _MAX_POWER) revert ConsortiumInvalidPower(power);
+    }
+
+    /// @dev Returns the record of registered validator `key`.
+    function _validator(bytes32 key) internal view returns (ValidatorRecord storage) {
+        if (_validatorPositions[key] == 0) revert ConsortiumUnknownValidator(key);
+        return _validators[key];
+    }
+
+    /// @dev Reverts if, with member `changed` holding `changedPower` and `total` in all, any
+    /// member would hold 1/3 or more of the voting power; names the largest holder.
+    function _checkConcentration(uint256 changed, uint256 changedPower, uint256 total) internal view {
+        uint256 top;
+        uint256 topPower;
+        uint256 members = _memberCount;
+        for (uint256 id = 1; id <= members; ++id) {
+            uint256 p = id == changed ? changedPower : _memberPower[id];
+            if (p > topPower) (top, topPower) = (id, p);
+        }
+        if (topPower * 3 >= total) revert ConsortiumPowerConcentration(top, topPower, total);
+    }
+
+    /// @dev Reverts unless `proof` is `key`'s ed25519 signature of the proof-of-possession message
+    /// for `memberId`; on a chain without the precompile the call returns nothing, which fails.
+    function _checkPossession(uint256 memberId, bytes32 key, bytes memory proof) internal view {
+        bytes32 message = keccak256(abi.encode("coledger/validator-pop/v1", block.chainid, address(this), memberId, key));
+        bool valid = false;
+        if (proof.length == 64) {
+            (bool ok, bytes memory out) = _ED25519.staticcall(abi.encodePacked(key, proof, message));
+            valid = ok && out.length == 32 && uint256(bytes32(out)) == 1;
+        }
+        if (!valid) revert ConsortiumInvalidProofOfPossession(key);
     }
 
     /// @dev Reverts unless member `memberId` can be granted (`grant`) or lose `role`.
@@ -275,9 +380,12 @@ contract Consortium is IConsortium {
     /// @dev Decodes `args` as the arguments of `kind`, checks them against the current state and,
     /// if `perform`, performs the action (on behalf of `proposalId`).
     function _dispatch(uint256 proposalId, ActionKind kind, bytes memory args, bool perform) internal {
-        bool dynamic = kind == ActionKind.AddMember || kind == ActionKind.Call;
+        bool dynamic = kind == ActionKind.AddMember || kind == ActionKind.Call || kind == ActionKind.AddValidator;
         uint256 size = kind == ActionKind.AddMember ? 128 : kind == ActionKind.Call ? 96
-            : kind == ActionKind.RemoveMember || kind == ActionKind.SetThreshold ? 32 : 64;
+            : kind == ActionKind.AddValidator ? 192
+            : kind == ActionKind.RemoveMember || kind == ActionKind.SetThreshold || kind == ActionKind.RemoveValidator
+                ? 32
+                : 64;
         if (dynamic ? args.length < size : args.length != size) revert ConsortiumMalformedArgs(kind, args.length);
 
         if (kind == ActionKind.AddMember) {
@@ -306,6 +414,22 @@ contract Consortium is IConsortium {
             (bytes32 name, uint256 value) = abi.decode(args, (bytes32, uint256));
             if (perform) _setParameter(name, value);
             else if (name == bytes32(0)) revert ConsortiumEmptyName();
+        } else if (kind == ActionKind.AddValidator) {
+            (uint256 memberId, bytes32 key, uint64 power, bytes20 nodeId, bytes memory proof) =
+                abi.decode(args, (uint256, bytes32, uint64, bytes20, bytes));
+            _checkAddValidator(memberId, key, power, nodeId, proof);
+            if (perform) {
+                _storeValidator(memberId, key, power, nodeId);
+                emit ValidatorAdded(key, memberId, power, nodeId);
+            }
+        } else if (kind == ActionKind.RemoveValidator) {
+            bytes32 key = abi.decode(args, (bytes32));
+            uint256 memberId = _checkRemoveValidator(key);
+            if (perform) _dropValidator(key, memberId);
+        } else if (kind == ActionKind.SetValidatorPower) {
+            (bytes32 key, uint64 power) = abi.decode(args, (bytes32, uint64));
+            uint256 memberId = _checkSetPower(key, power);
+            if (perform) _setPower(key, memberId, power);
         } else {
             (address target, bytes memory data) = abi.decode(args, (address, bytes));
             if (perform) _governedCall(proposalId, target, data);
@@ -313,7 +437,70 @@ contract Consortium is IConsortium {
         }
     }
 
+    // ---------------------------------------------------------------- validator checks
+
+    function _checkAddValidator(uint256 memberId, bytes32 key, uint64 power, bytes20 nodeId, bytes memory proof)
+        internal
+        view
+    {
+        _checkNewValidator(memberId, key, power, nodeId);
+        uint256 total = _totalPower + power;
+        _checkConcentration(memberId, _memberPower[memberId] + power, total);
+        _checkPossession(memberId, key, proof);
+    }
+
+    function _checkRemoveValidator(bytes32 key) internal view returns (uint256 memberId) {
+        ValidatorRecord storage v = _validator(key);
+        memberId = v.memberId;
+        uint256 remaining = _validatorKeys.length - 1;
+        if (remaining < _MIN_VALIDATORS) revert ConsortiumTooFewValidators(remaining);
+        _checkConcentration(memberId, _memberPower[memberId] - v.power, _totalPower - v.power);
+    }
+
+    function _checkSetPower(bytes32 key, uint64 power) internal view returns (uint256 memberId) {
+        ValidatorRecord storage v = _validator(key);
+        _checkPower(power);
+        memberId = v.memberId;
+        _checkConcentration(memberId, _memberPower[memberId] - v.power + power, _totalPower - v.power + power);
+    }
+
     // ---------------------------------------------------------------- state writers
+
+    function _storeValidator(uint256 memberId, bytes32 key, uint64 power, bytes20 nodeId) internal {
+        _validatorKeys.push(key);
+        _validatorPositions[key] = _validatorKeys.length;
+        // Cannot truncate: block numbers are far below 2^64.
+        _validators[key] =
+            ValidatorRecord({memberId: memberId, power: power, nodeId: nodeId, sinceBlock: uint64(block.number)});
+        _nodeInUse[nodeId] = true;
+        _memberPower[memberId] += power;
+        _totalPower += power;
+    }
+
+    /// @dev Unregisters validator `key` of `memberId` (swap-and-pop of the key list).
+    function _dropValidator(bytes32 key, uint256 memberId) internal {
+        ValidatorRecord storage v = _validators[key];
+        uint256 power = v.power;
+        delete _nodeInUse[v.nodeId];
+        _memberPower[memberId] -= power;
+        _totalPower -= power;
+        uint256 position = _validatorPositions[key];
+        bytes32 last = _validatorKeys[_validatorKeys.length - 1];
+        _validatorKeys[position - 1] = last;
+        _validatorPositions[last] = position;
+        _validatorKeys.pop();
+        delete _validatorPositions[key];
+        delete _validators[key];
+        emit ValidatorRemoved(key, memberId);
+    }
+
+    function _setPower(bytes32 key, uint256 memberId, uint64 power) internal {
+        ValidatorRecord storage v = _validators[key];
+        _memberPower[memberId] = _memberPower[memberId] - v.power + power;
+        _totalPower = _totalPower - v.power + power;
+        v.power = power;
+        emit ValidatorPowerChanged(key, memberId, power);
+    }
 
     function _addMember(string memory name, address key, uint256 roles) internal {
         _checkNewMember(name, key, roles);
@@ -331,6 +518,11 @@ contract Consortium is IConsortium {
         m.active = false;
         address key = m.key;
         delete _memberIds[key];
+        // Backwards, since a removal moves the last key into the freed position.
+        for (uint256 i = _validatorKeys.length; i > 0; --i) {
+            bytes32 vkey = _validatorKeys[i - 1];
+            if (_validators[vkey].memberId == memberId) _dropValidator(vkey, memberId);
+        }
         emit MemberRemoved(memberId, key);
     }
 

@@ -27,13 +27,18 @@ from eth.abc import (
 )
 from eth.chains.base import MiningChain
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
 from eth_typing import Address
 from eth_utils import ValidationError, decode_hex, encode_hex, to_canonical_address
 
 from .errors import GenesisMismatchError
+from .precompiles import COLEDGER_PRECOMPILES
 from .trie import ordered_trie_root_and_nodes
 
 __all__ = [
+    "ColedgerComputation",
+    "ColedgerState",
     "ColedgerVM",
     "GenesisSpec",
     "chain_class",
@@ -56,10 +61,25 @@ def _free_gas_header_from_parent(
     return header.copy(base_fee_per_gas=0)
 
 
+class ColedgerComputation(PragueComputation):
+    """Prague's computation plus coledger's precompiles (:mod:`node.precompiles`).
+
+    Why a class of its own: every executor (the node's fast loop subclasses it, stock py-evm and
+    the auditor's replay use it directly) must see the same precompiles, or they would disagree.
+    """
+
+    _precompiles = {**PragueComputation.get_precompiles(), **COLEDGER_PRECOMPILES}
+
+
+class ColedgerState(PragueState):
+    computation_class = ColedgerComputation
+
+
 class ColedgerVM(PragueVM):
     """PragueVM whose base fee is always zero and whose gas limit never changes."""
 
     fork = "coledger-prague"
+    _state_class = ColedgerState
     create_header_from_parent = staticmethod(_free_gas_header_from_parent)  # type: ignore
 
     def set_block_transactions_and_withdrawals(

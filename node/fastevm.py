@@ -68,8 +68,6 @@ from eth.vm.forks.byzantium.constants import (
     EIP658_TRANSACTION_STATUS_CODE_FAILURE,
     EIP658_TRANSACTION_STATUS_CODE_SUCCESS,
 )
-from eth.vm.forks.prague.computation import PragueComputation
-from eth.vm.forks.prague.state import PragueState
 from eth.vm.gas_meter import GasMeter
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.memory import Memory
@@ -77,7 +75,7 @@ from eth.vm.stack import Stack
 from eth_hash.auto import keccak
 
 from ._evm_interp import B_CALL, B_CODE, B_MEM, B_NEW, OpTable, as_int, interpret, program_for, table_for
-from .evm import ColedgerVM
+from .evm import ColedgerComputation, ColedgerState, ColedgerVM
 
 __all__ = ["FastPragueComputation", "FastColedgerState", "FastColedgerVM", "fast_chain_class"]
 
@@ -150,8 +148,9 @@ def run_code(computation: Any, table: OpTable) -> None:
 
 # ------------------------------------------------------------------------- computation / VM
 
-class FastPragueComputation(PragueComputation):
-    """PragueComputation whose opcode loop is :func:`run_code` (see the module docstring)."""
+class FastPragueComputation(ColedgerComputation):
+    """ColedgerComputation (Prague plus coledger's precompiles) whose opcode loop is
+    :func:`run_code` (see the module docstring)."""
 
     @classmethod
     def apply_computation(
@@ -217,7 +216,7 @@ def _stock_loop(computation: Any) -> None:
             break
 
 
-class FastColedgerState(PragueState):
+class FastColedgerState(ColedgerState):
     computation_class = FastPragueComputation
 
 

@@ -13,6 +13,14 @@ pragma solidity ^0.8.30;
  *
  * Invariants: a key belongs to at most one member and is never the zero address; a removed member
  * is inactive, its key is freed and it holds no role; `1 <= threshold() <= governorCount()`.
+ *
+ * Validator registry: the consensus keys (ed25519) of the network's validators, each run by an
+ * active member, added, re-weighted or removed only by governance. Adding needs a proof of
+ * possession: the key's ed25519 signature of `keccak256(abi.encode("coledger/validator-pop/v1",
+ * block.chainid, address(this), memberId, consensusKey))`, checked by the coledger node's
+ * precompile at `0x…0E25` (input key(32) || signature(64) || message(32); output the word 1 when
+ * valid). A governed change never leaves fewer than 4 validators nor lets one member hold 1/3 or
+ * more of the voting power; the genesis validators of the constructor are taken as given.
  */
 interface IConsortium {
     /// @notice The roles a member can hold; bit `1 << uint8(role)` of a member's role set.
@@ -31,7 +39,10 @@ interface IConsortium {
      * AddMember(string name, address key, uint256 roles); RemoveMember(uint256 memberId);
      * GrantRole(uint256 memberId, uint8 role); RevokeRole(uint256 memberId, uint8 role);
      * RotateKey(uint256 memberId, address newKey); SetThreshold(uint256 threshold);
-     * SetParameter(bytes32 name, uint256 value); Call(address target, bytes data).
+     * SetParameter(bytes32 name, uint256 value); Call(address target, bytes data);
+     * AddValidator(uint256 memberId, bytes32 consensusKey, uint64 power, bytes20 nodeId,
+     * bytes proofOfPossession); RemoveValidator(bytes32 consensusKey);
+     * SetValidatorPower(bytes32 consensusKey, uint64 power).
      */
     enum ActionKind {
         AddMember,
@@ -41,7 +52,10 @@ interface IConsortium {
         RotateKey,
         SetThreshold,
         SetParameter,
-        Call
+        Call,
+        AddValidator,
+        RemoveValidator,
+        SetValidatorPower
     }
 
     /// @notice A founding member as listed in the constructor's charter.
@@ -49,6 +63,27 @@ interface IConsortium {
         string name;
         address key;
         uint256 roles;
+    }
+
+    /// @notice A genesis validator as listed in the constructor (registered without proof of possession).
+    struct ValidatorInit {
+        uint256 memberId;
+        bytes32 consensusKey;
+        uint64 power;
+        bytes20 nodeId;
+    }
+
+    /**
+     * @notice A validator of the consortium network: its ed25519 consensus public key, the member
+     * institution that runs it, its voting power, its node's p2p id (the first 20 bytes of the
+     * SHA-256 of the node key) and the block at which it was registered.
+     */
+    struct Validator {
+        bytes32 consensusKey;
+        uint256 memberId;
+        uint64 power;
+        bytes20 nodeId;
+        uint64 sinceBlock;
     }
 
     /// @notice A member: `key` is its current key (its last key once removed), `roles` a bitmask.
@@ -89,6 +124,18 @@ interface IConsortium {
 
     /// @notice The governed parameter `name` changed from `oldValue` to `newValue`.
     event ParameterSet(bytes32 indexed name, uint256 oldValue, uint256 newValue);
+
+    /// @notice Genesis validator `consensusKey` of `memberId`, registered by the constructor.
+    event GenesisValidator(bytes32 indexed consensusKey, uint256 indexed memberId, uint64 power, bytes20 nodeId);
+
+    /// @notice Governance added validator `consensusKey` of `memberId` with `power`, on node `nodeId`.
+    event ValidatorAdded(bytes32 indexed consensusKey, uint256 indexed memberId, uint64 power, bytes20 nodeId);
+
+    /// @notice Validator `consensusKey` of `memberId` now has voting power `power`.
+    event ValidatorPowerChanged(bytes32 indexed consensusKey, uint256 indexed memberId, uint64 power);
+
+    /// @notice Validator `consensusKey` of `memberId` left the set (by governance or with its member).
+    event ValidatorRemoved(bytes32 indexed consensusKey, uint256 indexed memberId);
 
     /// @notice Proposal `proposalId` called `target` with `data`, and the call succeeded.
     event GovernedCallExecuted(uint256 indexed proposalId, address indexed target, bytes data);
@@ -163,6 +210,30 @@ interface IConsortium {
 
     /// @dev A governed call to `target` reverted with `reason` (its raw revert data).
     error ConsortiumCallFailed(address target, bytes reason);
+
+    /// @dev `key` is already a registered validator's consensus key.
+    error ConsortiumValidatorKeyInUse(bytes32 key);
+
+    /// @dev No registered validator has the consensus key `key`.
+    error ConsortiumUnknownValidator(bytes32 key);
+
+    /// @dev The zero word cannot be a consensus key.
+    error ConsortiumZeroValidatorKey();
+
+    /// @dev `nodeId` is already the node of a registered validator.
+    error ConsortiumNodeIdInUse(bytes20 nodeId);
+
+    /// @dev The change would leave `remaining` validators, fewer than the 4 a BFT network needs.
+    error ConsortiumTooFewValidators(uint256 remaining);
+
+    /// @dev After the change member `memberId` would hold `memberPower` of `totalPower`: 1/3 or more.
+    error ConsortiumPowerConcentration(uint256 memberId, uint256 memberPower, uint256 totalPower);
+
+    /// @dev The proof of possession of `key` is not its ed25519 signature of the expected message.
+    error ConsortiumInvalidProofOfPossession(bytes32 key);
+
+    /// @dev A voting power must be in `1..2**32`.
+    error ConsortiumInvalidPower(uint64 power);
 
     /**
      * @notice Proposes `kind` with `args` and counts the caller's approval; executes it at once
@@ -240,4 +311,13 @@ interface IConsortium {
         uint256 gasLimit,
         bytes calldata payload
     ) external view returns (bool);
+
+    /// @notice The current validator set, in no particular but stable order between changes.
+    function validators() external view returns (Validator[] memory);
+
+    /// @notice The number of current validators.
+    function validatorCount() external view returns (uint256);
+
+    /// @notice Whether `nodeId` is the p2p node id of a current validator (CometBFT peer filter).
+    function isConsortiumNode(bytes20 nodeId) external view returns (bool);
 }

@@ -26,7 +26,7 @@ from client.artifacts import load_artifact
 
 ZERO = "0x0000000000000000000000000000000000000000"
 LIFETIME = 3600
-GAS = 3_000_000
+GAS = 10_000_000  # a Consortium with its validator registry deploys ~17 KB of code
 
 
 class Role(IntEnum):
@@ -48,6 +48,9 @@ class Kind(IntEnum):
     SetThreshold = 5
     SetParameter = 6
     Call = 7
+    AddValidator = 8
+    RemoveValidator = 9
+    SetValidatorPower = 10
 
 
 def roles(*rs: Role) -> int:
@@ -176,9 +179,10 @@ def deploy(
     charter: list[tuple[str, str, int]],
     threshold: int,
     lifetime: int = LIFETIME,
+    validators: list[Any] | None = None,
 ) -> tuple[Contract, Any]:
     factory = chain.w3.eth.contract(abi=ARTIFACT.abi, bytecode=ARTIFACT.bytecode)
-    tx = factory.constructor(charter, threshold, lifetime).build_transaction(
+    tx = factory.constructor(charter, threshold, lifetime, validators or []).build_transaction(
         {"from": deployer.address, "gas": GAS}
     )
     receipt = chain.send(deployer, tx)
@@ -192,9 +196,10 @@ def deploy_error(
     charter: list[Any],
     threshold: int,
     lifetime: int = LIFETIME,
+    validators: list[Any] | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
     factory = chain.w3.eth.contract(abi=ARTIFACT.abi, bytecode=ARTIFACT.bytecode)
-    tx = factory.constructor(charter, threshold, lifetime).build_transaction(
+    tx = factory.constructor(charter, threshold, lifetime, validators or []).build_transaction(
         {"from": deployer.address, "gas": GAS}
     )
     with pytest.raises(ContractCustomError) as info:

@@ -51,7 +51,7 @@ def make_actors(
 
 def deploy_consortium_for(actors: dict[str, Actor], labels: dict[str, tuple[Role, ...]], governor: str) -> str:
     charter = [(label, actors[label].address, roles_mask(roles)) for label, roles in labels.items()]
-    return deploy(actors[governor].pipeline, "Consortium", charter, 1, 86_400)
+    return deploy(actors[governor].pipeline, "Consortium", charter, 1, 86_400, [])
 
 
 def raw_call(contract: Contract, fn: str, *args: Any) -> Call:

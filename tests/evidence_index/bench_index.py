@@ -103,7 +103,7 @@ def bench_sync(work: Path, items: int, loans: int) -> None:
         w3.provider.make_request("anvil_setBalance", [key.address, hex(10**24)])  # type: ignore[arg-type]
         pipe = TransactionPipeline(w3, key)
         consortium = deploy(pipe, "Consortium", [("bench", key.address, roles_mask(
-            [Role.LEAD_BANK, Role.OPERATOR, Role.GOVERNOR]))], 1, 86_400)
+            [Role.LEAD_BANK, Role.OPERATOR, Role.GOVERNOR]))], 1, 86_400, [])
         registry = EvidenceRegistryClient(w3, deploy(pipe, "EvidenceRegistry", consortium), pipe)
         vault = EvidenceVault(work / "vault")
         records = make_records(items, loans, seed=11)

@@ -262,7 +262,7 @@ def deploy_origination(chain: Any, make_account: Callable[..., LocalAccount], la
     charter = [(f"{label} {name}", accounts[name].address, roles_mask(roles))
                for name, roles in MEMBERS.items()]
     gov = pipelines["governor"]
-    consortium_address = deploy(gov, "Consortium", charter, 1, DAY)
+    consortium_address = deploy(gov, "Consortium", charter, 1, DAY, [])
     consortium = ConsortiumClient(w3, consortium_address, gov)
     ids = {name: consortium.member_id_of(accounts[name].address) for name in MEMBERS}
     ids["outsider"] = 0

@@ -253,7 +253,7 @@ def deploy_servicing(
     pipelines = {label: TransactionPipeline(w3, acct) for label, acct in accounts.items()}
     charter = [(label, accounts[label].address, roles_mask(roles)) for label, roles in labels.items()]
     gov = pipelines["governor"]
-    consortium_address = deploy(gov, "Consortium", charter, 1, 86_400)
+    consortium_address = deploy(gov, "Consortium", charter, 1, 86_400, [])
     stub = bind(w3, "CreditLinesStub", deploy(gov, "CreditLinesStub"))
     ledger = bind(w3, "LoanLedger", deploy(gov, "LoanLedger", consortium_address, stub.address))
     data = bytes.fromhex(stub.functions.setLedger(ledger.address)._encode_transaction_data()[2:])

@@ -1,7 +1,7 @@
 """node.fastevm's opcode loop gives exactly py-evm's results (differential tests).
 
-Every program runs twice on identical fresh Prague states, once through py-evm's own
-``PragueComputation`` and once through ``FastPragueComputation``; everything observable is
+Every program runs twice on identical fresh Prague states, once through py-evm's own loop
+(``ColedgerComputation``) and once through ``FastPragueComputation``; everything observable is
 compared: success, error type and message, gas used/remaining/refund, output, logs, the
 final stack (item types too), memory, and the state root afterwards.  Programs are random
 mixes of the fast-pathed opcodes with stock ones (calls, storage, logs, hashing, copies),
@@ -17,10 +17,9 @@ from typing import Any
 import pytest
 from eth.db.atomic import AtomicDB
 from eth.exceptions import Revert
-from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.message import Message
 
-from node.evm import GenesisSpec, chain_class, genesis_header_params
+from node.evm import ColedgerComputation, GenesisSpec, chain_class, genesis_header_params
 from node.fastevm import FastPragueComputation, fast_chain_class
 
 CONTRACT = b"\x10" * 20
@@ -182,7 +181,7 @@ class _Env:
             {SENDER: {"balance": 10**20, "nonce": 0, "code": b"", "storage": {}}},
         )
 
-    def run(self, cls: type[PragueComputation], code: bytes, other: bytes, gas: int,
+    def run(self, cls: type[ColedgerComputation], code: bytes, other: bytes, gas: int,
             is_static: bool = False) -> tuple[Any, ...]:
         state = self.chain.get_vm().state  # a fresh state on the genesis root every time
         state.set_code(CONTRACT, code)
@@ -201,7 +200,7 @@ def env() -> _Env:
 
 
 def _check(env: _Env, code: bytes, other: bytes, gas: int, is_static: bool = False) -> Any:
-    stock = env.run(PragueComputation, code, other, gas, is_static)
+    stock = env.run(ColedgerComputation, code, other, gas, is_static)
     fast = env.run(FastPragueComputation, code, other, gas, is_static)
     assert fast == stock, f"code {code.hex()} other {other.hex()} gas {gas}"
     return stock
@@ -211,7 +210,7 @@ def test_the_node_executes_with_the_fast_loop_and_the_auditor_with_stock_py_evm(
     fast_state = fast_chain_class(1).get_vm_class_for_block_number(0).get_state_class()
     stock_state = chain_class(1).get_vm_class_for_block_number(0).get_state_class()
     assert fast_state.computation_class is FastPragueComputation
-    assert stock_state.computation_class is PragueComputation
+    assert stock_state.computation_class is ColedgerComputation
 
 
 @pytest.mark.parametrize("seed", range(12))
