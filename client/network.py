@@ -11,6 +11,7 @@ API or auditor at any of them.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -78,6 +79,9 @@ def init_network(root: Path, validators: int = 4, config_path: Path | None = Non
                           f"`coledger network start {root}` or choose another --dir")
     source = config_path or DEMO_CONFIG
     config = load_consortium_config(source)
+    if validators > len(config.members):
+        raise ConfigError(f"--validators {validators}: the consortium has {len(config.members)} "
+                          f"members, and every validator is run by a member institution")
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o700)
     shutil.copyfile(source, net.data.config)
@@ -347,10 +351,33 @@ def deploy_network(root: Path, rpc_url: str, urls: list[str], out: TextIO) -> An
     keystore = Keystore(net.data.keystore, demo_password(net.data.keystore))
     accounts = {m.key: keystore.load(m.key) for m in config.members}
     deployment = ensure_deployed(rpc_url, net.data, config, accounts,
-                                 extra={"validators": urls, "consensus": "cometbft"})
+                                 extra={"validators": urls, "consensus": "cometbft"},
+                                 validators=network_validators(net, config))
     deployment.print_summary(f"coledger network of {len(urls)} validators "
                              f"(chain id {config.chain_id})", out)
     return deployment
+
+
+def network_validators(net: NetworkDir, config: ConsortiumConfig) -> list[Any]:
+    """The genesis validators as the Consortium's registry records them: each validator home's
+    consensus key and node id, owned by the member whose keystore name is its moniker."""
+    from client.validators import GenesisValidator
+    from node.cometbft.home import load_validator_spec
+
+    member_ids = {m.key: i + 1 for i, m in enumerate(config.members)}
+    genesis = json.loads((net.homes()[0] / "cometbft" / "config" / "genesis.json").read_text())
+    power = {v["pub_key"]["value"]: int(v["power"]) for v in genesis["validators"]}
+    out = []
+    for home in net.homes():
+        spec = load_validator_spec(home)
+        if spec.moniker not in member_ids:
+            raise ConfigError(f"{home.name} ({spec.moniker}) belongs to no member of the "
+                              f"consortium: every validator is run by a member institution")
+        key = json.loads((home / "cometbft" / "config" / "priv_validator_key.json").read_text())
+        value = key["pub_key"]["value"]
+        out.append(GenesisValidator(member_ids[spec.moniker], base64.b64decode(value),
+                                    power.get(value, 10), bytes.fromhex(spec.node_id)))
+    return out
 
 
 def network_status(root: Path) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -123,14 +124,16 @@ class Deployment:
 
 
 def ensure_deployed(rpc_url: str, data: DataDir, config: ConsortiumConfig,
-                    accounts: dict[str, Any], extra: dict[str, Any] | None = None) -> Deployment:
+                    accounts: dict[str, Any], extra: dict[str, Any] | None = None,
+                    validators: Sequence[Any] = ()) -> Deployment:
     """Deploy the Consortium and the contract suite from the bootstrap key unless already there
-    (a fixed address per bootstrap nonce), and write the deployment record."""
+    (a fixed address per bootstrap nonce), and write the deployment record. ``validators``: a
+    network's genesis validators, registered in the Consortium at its deployment."""
     w3 = connect(rpc_url)
     pipeline = TransactionPipeline(w3, accounts[config.bootstrap])
     charter = [CharterMember(m.name, accounts[m.key].address, m.roles) for m in config.members]
     address, deployed_now = deploy_consortium(
-        pipeline, charter, config.threshold, config.proposal_lifetime
+        pipeline, charter, config.threshold, config.proposal_lifetime, validators=validators
     )
     recorded = data.read_deployment()["contracts"] if data.deployment.is_file() else {}
     lending, _ = deploy_lending(pipeline, address, recorded)

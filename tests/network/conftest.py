@@ -16,7 +16,7 @@ from web3 import Web3
 from client.consortium import CharterMember, ConsortiumClient, Role, deploy_consortium
 from client.network import NetworkRunner
 from client.tx import TransactionPipeline
-from tests.network.harness import start_test_network
+from tests.network.harness import genesis_validators, start_test_network
 from tests.network.load import deploy_log_contract, wait_height
 
 
@@ -50,7 +50,8 @@ def _start(prefix: str, validators: int = 4, members: int = 4,
         charter += [CharterMember(f"Bank {i}", a.address, frozenset(
             {Role.OPERATOR, Role.LEAD_BANK} if i == 0 else {Role.OPERATOR}))
                     for i, a in enumerate(accounts)]
-        address, _ = deploy_consortium(pipeline, charter, threshold=1, proposal_lifetime=86_400)
+        address, _ = deploy_consortium(pipeline, charter, threshold=1, proposal_lifetime=86_400,
+                                       validators=genesis_validators(root / "net", first_member=2))
         ConsortiumClient(w3, address)  # the ABI resolves at this address
         head = w3.eth.block_number
         for url in runner.urls:  # a validator commits a moment after another

@@ -6,15 +6,18 @@ never collide with each other or with a network a developer is running on the de
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
 
 from client.network import NetworkRunner
-from node.cometbft.home import create_network
+from client.validators import GenesisValidator
+from node.cometbft.home import create_network, load_validator_spec
 from node.cometbft.toolchain import ensure_cometbft
 
-__all__ = ["start_test_network", "random_first_host"]
+__all__ = ["start_test_network", "random_first_host", "genesis_validators"]
 
 
 def random_first_host() -> str:
@@ -38,3 +41,16 @@ def start_test_network(root: Path, bootstrap: str, validators: int = 4, chain_id
         runner.stop()
         raise
     return runner
+
+
+def genesis_validators(root: Path, first_member: int) -> list[GenesisValidator]:
+    """The network's genesis validators for the Consortium's constructor: validator i belongs to
+    member ``first_member + i`` (one institution, one validator, power 10 as in the genesis)."""
+    out = []
+    for home in sorted(root.glob("validator-*"), key=lambda p: int(p.name.split("-")[1])):
+        spec = load_validator_spec(home)
+        key = json.loads((home / "cometbft" / "config" / "priv_validator_key.json").read_text())
+        out.append(GenesisValidator(first_member + spec.index,
+                                    base64.b64decode(key["pub_key"]["value"]), 10,
+                                    bytes.fromhex(spec.node_id)))
+    return out
