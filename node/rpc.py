@@ -369,13 +369,8 @@ class Dispatcher(BlockIndexMethods):
         """A committed transaction's receipt with its Merkle-Patricia proof and the block header
         (RLP), for verifiers who hold the header's hash or the validators' commit on it."""
         (h,) = _params(params, 1, 1, "coledger_getReceiptProof")
-        row = self.node.reader().execute(
-            "SELECT receipt_json FROM txs WHERE hash=?",
-            (_fixed(h, 32, "transaction hash"),)).fetchone()
-        if row is None:
-            return None
-        receipt = json.loads(row[0])
-        if not self._published(receipt["blockNumber"]):
+        receipt = self._committed_receipt(h)
+        if receipt is None:
             return None
         return receipt_proof(self.core, int(receipt["blockNumber"], 16),
                              int(receipt["transactionIndex"], 16))
@@ -399,12 +394,16 @@ class Dispatcher(BlockIndexMethods):
 
     def _rpc_eth_getTransactionReceipt(self, params: Any) -> Any:
         (h,) = _params(params, 1, 1, "eth_getTransactionReceipt")
+        return self._committed_receipt(h)
+
+    def _committed_receipt(self, h: Any) -> dict[str, Any] | None:
+        """The receipt of a transaction in a published block, else None."""
         row = self.node.reader().execute(
             "SELECT receipt_json FROM txs WHERE hash=?",
             (_fixed(h, 32, "transaction hash"),)).fetchone()
         if row is None:
             return None
-        receipt = json.loads(row[0])
+        receipt: dict[str, Any] = json.loads(row[0])
         return receipt if self._published(receipt["blockNumber"]) else None
 
     def _rpc_eth_getTransactionCount(self, params: Any) -> str:
