@@ -142,8 +142,10 @@ def _consensus(bundle: Bundle, validators: Path | None) -> list[str]:
     from .consensus import verify_anchor_consensus
     from .errors import ConsensusProofError
 
+    chain_ids = {b.anchor.chain_id for b in bundle.batches if b.anchor.chain_id is not None}
+    chain_id = f"coledger-{min(chain_ids)}" if len(chain_ids) == 1 else None
     try:
-        vset = load_validator_set(validators)
+        vset = load_validator_set(validators, chain_id)
     except BftError as e:
         raise _Usage(str(e)) from e
     proofs = bundle.consensus or (None,) * len(bundle.batches)

@@ -99,15 +99,26 @@ def validator_set_from_json(doc: Any, where: str = "validator set") -> Validator
     return ValidatorSet(chain_id, tuple(validators))
 
 
-def load_validator_set(path: Path) -> ValidatorSet:
+def load_validator_set(path: Path, chain_id: str | None = None) -> ValidatorSet:
     """The set named by a network's ``genesis.json`` (CometBFT's, e.g.
-    ``DIR/validator-0/cometbft/config/genesis.json``)."""
+    ``DIR/validator-0/cometbft/config/genesis.json``), or by the list ``coledger consortium
+    validators --json`` prints (the registry's current set after governance changed it; its
+    chain id is then ``chain_id``, which the caller knows from what it verifies)."""
     try:
         doc = json.loads(Path(path).read_text())
     except OSError as exc:
         raise ValidatorSetError(f"cannot read the validator set file {path}: {exc}") from exc
     except ValueError as exc:
         raise ValidatorSetError(f"{path} is not JSON: {exc}") from exc
+    if isinstance(doc, list):  # the registry's rows: {"key": base64, "power": n, "member": ...}
+        if chain_id is None:
+            raise ValidatorSetError(f"{path}: a list of validators needs the chain id")
+        try:
+            doc = {"chain_id": chain_id, "validators": [
+                {"pub_key": {"type": _ED25519, "value": row["key"]}, "power": row["power"],
+                 "name": str(row.get("member", ""))} for row in doc]}
+        except (KeyError, TypeError) as exc:
+            raise ValidatorSetError(f"{path}: each validator needs key and power ({exc!r})") from exc
     return validator_set_from_json(doc, str(path))
 
 

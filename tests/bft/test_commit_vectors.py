@@ -243,3 +243,22 @@ def test_any_one_bit_change_fails_the_proof(height: int, field: str, position: i
         if sh.height != height:
             raise HeaderMismatchError("height changed")  # the auditor asks for a height
         verify_signed_header(sh, VSET)
+
+
+def test_the_registry_list_loads_as_the_same_set_with_the_chain_id(tmp_path: Path) -> None:
+    """`coledger consortium validators --json` rows (after governance changed the set, the
+    genesis no longer names it) give the same set once the chain id is known."""
+    from client.bft.validators import load_validator_set
+
+    rows = [{"key": v["pub_key"]["value"], "key_hex": "0x", "power": int(v["power"]),
+             "member": v["name"], "member_id": i + 1} for i, v in enumerate(VECTORS["genesis"]["validators"])]
+    path = tmp_path / "validators.json"
+    path.write_text(json.dumps(rows))
+    loaded = load_validator_set(path, VSET.chain_id)
+    assert loaded.hash() == VSET.hash()
+    verify_signed_header(SignedHeader.from_json(_signed(5)), loaded)
+    with pytest.raises(ValidatorSetError, match="needs the chain id"):
+        load_validator_set(path)
+    path.write_text(json.dumps([{"power": 10}]))
+    with pytest.raises(ValidatorSetError, match="key and power"):
+        load_validator_set(path, VSET.chain_id)
