@@ -49,10 +49,8 @@ def _frame(comp: Any, parent_static: bool = False, depth: int = 0, top_gas_used:
     if comp.is_error:
         frame["error"] = "execution reverted" if type(comp.error).__name__ == "Revert" else (
             type(comp.error).__name__)
-        frame["output"] = encode_hex(comp.output) if comp.output else "0x"
-    children = [c for c in comp.children if depth < _MAX_DEPTH]
-    if children:
-        frame["calls"] = [_frame(c, msg.is_static, depth + 1) for c in children]
+    if comp.children and depth < _MAX_DEPTH:
+        frame["calls"] = [_frame(c, msg.is_static, depth + 1) for c in comp.children]
     return frame
 
 
