@@ -88,6 +88,38 @@ def access_list(value: Any) -> AccessList:
     return tuple(out)
 
 
+MAX_CALL_AUTHORIZATIONS = 64  # an eth_call's list is executed: bounded like its gas
+
+
+def authorization_list(value: Any) -> tuple[Any, ...]:
+    """An EIP-7702 list ``[{"chainId", "address", "nonce", "yParity", "r", "s"}, ...]`` as
+    py-evm authorizations (executed by eth_call / eth_estimateGas exactly as when mined)."""
+    from eth.vm.forks.prague.transactions import Authorization
+
+    if not isinstance(value, list) or not value:
+        raise InvalidParamsError("authorizationList: expected a non-empty array of "
+                                 "{chainId, address, nonce, yParity, r, s}")
+    if len(value) > MAX_CALL_AUTHORIZATIONS:
+        raise InvalidParamsError(f"authorizationList: at most {MAX_CALL_AUTHORIZATIONS} "
+                                 f"entries, got {len(value)}")
+    out = []
+    fields = {"chainId", "address", "nonce", "yParity", "r", "s"}
+    for i, entry in enumerate(value):
+        where = f"authorizationList[{i}]"
+        if not isinstance(entry, dict) or not fields <= set(entry) <= fields | {"v"}:
+            raise InvalidParamsError(f"{where}: expected an object with chainId, address, "
+                                     f"nonce, yParity, r and s")
+        nonce = quantity(entry["nonce"], f"{where}.nonce")
+        if nonce >= 2**64:
+            raise InvalidParamsError(f"{where}.nonce: must be below 2**64")
+        out.append(Authorization(
+            chain_id=quantity(entry["chainId"], f"{where}.chainId"),
+            address=address(entry["address"], f"{where}.address"), nonce=nonce,
+            y_parity=quantity(entry["yParity"], f"{where}.yParity") & 0xFF,
+            r=quantity(entry["r"], f"{where}.r"), s=quantity(entry["s"], f"{where}.s")))
+    return tuple(out)
+
+
 def params(params: Any, low: int, high: int, method: str) -> list[Any]:
     if params is None:
         params = []

@@ -29,6 +29,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, encode_hex, to_checksum_address
 
 from ._private import private_dir
+from .authorizations import authorities_of
 from .errors import CallFundsError, CallGasError, ExecutionRevertedError, InvalidParamsError, NodeError, StoreError
 from .evm import (
     chain_class,
@@ -117,6 +118,8 @@ class CallRequest:
     access_list: AccessList = ()
     #: eth_call's third parameter (node.overrides), applied to the call's throwaway state
     overrides: tuple[Any, ...] = ()
+    #: EIP-7702 authorizations (py-evm ``Authorization``): executed as a type-4 transaction
+    authorizations: tuple[Any, ...] = ()
 
 
 class _BadTransaction(NodeError):
@@ -241,7 +244,11 @@ class ChainCore:
             if o.address == req.sender and o.nonce is not None:
                 nonce = o.nonce
         unsigned: Any
-        if req.access_list:
+        if req.authorizations:
+            unsigned = vm.get_transaction_builder().new_unsigned_set_code_transaction(
+                self.chain_id, nonce, 0, 0, gas, req.to or b"", req.value, req.data,
+                req.access_list, req.authorizations)
+        elif req.access_list:
             unsigned = vm.get_transaction_builder().new_unsigned_access_list_transaction(
                 self.chain_id, nonce, 0, gas, req.to or b"", req.value, req.data, req.access_list)
         else:
@@ -395,6 +402,11 @@ class ChainCore:
             result.included = [tx.hash for tx in draft.txs]
             for tx, sender in zip(draft.txs, draft.senders, strict=True):
                 result.new_nonces[sender] = tx.nonce + 1
+            delegating = [a for tx in draft.txs if tx.type_id == 4 for a in authorities_of(tx)]
+            if delegating:  # EIP-7702 authorities' nonces moved too: read them back
+                head_state = self.state_at()
+                for authority in delegating:
+                    result.new_nonces[authority] = int(head_state.get_nonce(authority))
             for receipt in draft.receipts:
                 for lg in receipt.logs:
                     result.log_addresses.add(lg.address)

@@ -15,7 +15,9 @@ from eth_utils import to_checksum_address
 from rlp.exceptions import DeserializationError
 
 from ._guard import rlp_too_deep
+from .authorizations import describe, recover_authorizations
 from .errors import (
+    AdmissionDeniedError,
     InsufficientFundsError,
     IntrinsicGasTooLowError,
     InvalidSignatureError,
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TransactionValidator"]
 
-_SUPPORTED_TYPES = {None, 1, 2}
+_SUPPORTED_TYPES = {None, 1, 2, 4}
+_TYPES_WORDS = "use legacy, 1, 2 or 4"
 
 log = logging.getLogger("coledger.node.ingest")
 
@@ -74,7 +77,7 @@ class TransactionValidator:
             raise TransactionEncodingError(f"invalid transaction encoding (bad RLP): {too_deep}")
         if raw[0] <= 0x7F and raw[0] not in _SUPPORTED_TYPES:  # an EIP-2718 type byte
             raise TransactionEncodingError(
-                f"transaction type {raw[0]} is not supported (use legacy, 1 or 2)")
+                f"transaction type {raw[0]} is not supported ({_TYPES_WORDS})")
         try:
             tx = self._builder.decode(raw)
         except RecursionError as exc:  # bounded above; never report the interpreter's words
@@ -86,7 +89,7 @@ class TransactionValidator:
         type_id = tx.type_id
         if type_id not in _SUPPORTED_TYPES:
             raise TransactionEncodingError(
-                f"transaction type {type_id} is not supported (use legacy, 1 or 2)"
+                f"transaction type {type_id} is not supported ({_TYPES_WORDS})"
             )
         if type_id is None:
             if tx.v in (27, 28):
@@ -102,6 +105,10 @@ class TransactionValidator:
                 f"wrong chain id: transaction is for chain {chain_id}, "
                 f"this node is chain {self._chain_id}"
             )
+        if type_id == 4 and not tx.authorization_list:
+            raise TransactionEncodingError(
+                "authorizationList: a type-4 transaction needs at least one authorization "
+                "(EIP-7702)")
         try:
             tx.validate()  # field ranges incl. signature r/s bounds (no recovery)
             sender = tx.sender  # one recovery (coincurve via eth_keys)
@@ -115,7 +122,8 @@ class TransactionValidator:
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
             raise IntrinsicGasTooLowError(f"intrinsic gas too low: needs {intrinsic}, has {tx.gas}")
-        return PendingTx(tx=tx, sender=sender, hash=tx.hash)
+        authorizations = recover_authorizations(tx, self._chain_id) if type_id == 4 else ()
+        return PendingTx(tx=tx, sender=sender, hash=tx.hash, authorizations=authorizations)
 
     def admit(self, ptx: PendingTx) -> None:
         """The checks that depend on head state: admission by the Consortium, then funds."""
@@ -123,6 +131,12 @@ class TransactionValidator:
         price = int(tx.gas_price if tx.type_id in (None, 1) else tx.max_fee_per_gas)
         self._admission.check(sender, tx.to or None, int(tx.value), price, int(tx.gas),
                               bytes(tx.data))
+        for i, auth in enumerate(ptx.authorizations):
+            try:  # the authority must be an account the Consortium lets call the delegate
+                self._admission.check(auth.authority, auth.delegate, 0, 0, 0, b"")
+            except AdmissionDeniedError as exc:
+                raise AdmissionDeniedError(
+                    f"authorizationList[{i}]: {describe(auth)} refused: {exc}") from exc
         cost = price * tx.gas + tx.value
         if cost:
             balance = self._core.balance(sender)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from eth.abc import SignedTransactionAPI
 from eth_utils import to_checksum_address
 
+from .authorizations import SignedAuthorization
 from .errors import AlreadyKnownError, NonceTooHighError, NonceTooLowError, PoolFullError
 
 __all__ = ["PendingTx", "Mempool"]
@@ -28,6 +29,7 @@ class PendingTx:
     sender: bytes
     hash: bytes
     seq: int = field(default=0)
+    authorizations: tuple[SignedAuthorization, ...] = ()  # type-4 only: recovered authorities
 
     @property
     def nonce(self) -> int:

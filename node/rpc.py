@@ -19,6 +19,7 @@ from ._filters import FilterRegistry, LogCriteria, log_criteria
 from ._guard import MAX_JSON_DEPTH, json_too_deep
 from ._params import access_list as _access_list
 from ._params import address as _address
+from ._params import authorization_list as _authorization_list
 from ._params import data as _data
 from ._params import echo as _echo
 from ._params import fixed as _fixed
@@ -256,7 +257,13 @@ class Dispatcher(BlockIndexMethods):
         value = _quantity(obj["value"], "value") if obj.get("value") is not None else 0
         gas = _quantity(obj["gas"], "gas") if obj.get("gas") is not None else None
         access_list = _access_list(obj["accessList"]) if obj.get("accessList") is not None else ()
-        return CallRequest(sender, to, value, data, gas, access_list)
+        authorizations = (_authorization_list(obj["authorizationList"])
+                          if obj.get("authorizationList") is not None else ())
+        if authorizations and to is None:
+            raise InvalidParamsError("authorizationList: a set-code call needs a `to` "
+                                     "(EIP-7702 transactions cannot create contracts)")
+        return CallRequest(sender, to, value, data, gas, access_list,
+                           authorizations=authorizations)
 
     # ---- identity ----------------------------------------------------------------
     def _rpc_eth_chainId(self, params: Any) -> str:

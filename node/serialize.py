@@ -74,6 +74,13 @@ def tx_json(
                                                              encode_hex(k) for k in keys]}
         for a, keys in tx.access_list
     ]
+    if tx.type_id == 4:  # EIP-7702: the signed authorizations, as geth renders them
+        out["authorizationList"] = [
+            {"chainId": hexint(a.chain_id), "address": to_checksum_address(a.address),
+             "nonce": hexint(a.nonce), "yParity": hexint(a.y_parity), "r": hexint(a.r),
+             "s": hexint(a.s)}
+            for a in tx.authorization_list
+        ]
     if tx.type_id == 1:
         out["gasPrice"] = hexint(tx.gas_price)
     else:

@@ -4,8 +4,8 @@ Why from py-evm's computation tree: re-executing a transaction at its place in i
 parent's state, the block's time and coinbase, the transactions before it applied first) leaves
 a tree of computations — one per call frame, precompile calls included — whose messages and
 results are exactly geth's ``callTracer`` frames. Nothing is written: the re-execution runs on a
-throwaway state. The opcode-level struct logger is not offered yet (it needs a per-opcode hook in
-the interpreter); asking for it is a clear error.
+throwaway state. Without a ``tracer`` option the answer is geth's opcode-level struct log
+(:mod:`node.struct_log`), re-executed on py-evm's per-opcode loop.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 
 from eth_utils import encode_hex, to_checksum_address
 
-from .errors import InvalidParamsError
+from .errors import InvalidParamsError, LimitExceededError
+from .struct_log import MAX_STRUCT_LOGS, StructLogger, TracingComputation, recording, struct_log_options
 
 __all__ = ["trace_block", "trace_transaction_at", "TRACERS"]
 
@@ -54,7 +55,8 @@ def _frame(comp: Any, parent_static: bool = False, depth: int = 0, top_gas_used:
     return frame
 
 
-def _replay(core: Any, number: int, upto: int | None) -> list[tuple[Any, Any, Any]]:
+def _replay(core: Any, number: int, upto: int | None, struct: dict[str, Any] | None = None
+            ) -> list[tuple[Any, Any, Any, StructLogger | None]]:
     """Re-execute block ``number``'s transactions (through index ``upto``) on its parent's
     state; [(transaction, receipt, computation)]. Caller holds the core lock."""
     if number < 1 or number > core.head.block_number:
@@ -68,40 +70,72 @@ def _replay(core: Any, number: int, upto: int | None) -> list[tuple[Any, Any, An
     out = []
     result_header = header
     txs = block.transactions if upto is None else block.transactions[:upto + 1]
-    for tx in txs:
-        receipt, comp = vm.apply_transaction(result_header, tx)
+    for i, tx in enumerate(txs):
+        logger = None
+        if struct is not None and (upto is None or i == upto):
+            logger = StructLogger(struct)
+            vm.state.computation_class = TracingComputation  # this state only, never persisted
+            try:
+                with recording(logger):
+                    receipt, comp = vm.apply_transaction(result_header, tx)
+            finally:
+                del vm.state.computation_class
+        else:
+            receipt, comp = vm.apply_transaction(result_header, tx)
         result_header = vm.add_receipt_to_header(result_header, receipt)
-        out.append((tx, receipt, comp))
+        out.append((tx, receipt, comp, logger))
     return out
 
 
-def _check_tracer(options: Any) -> None:
-    tracer = options.get("tracer") if isinstance(options, dict) else None
+def _tracer(options: Any) -> dict[str, Any] | None:
+    """None for the call tracer, else the struct logger's validated options."""
+    if options is not None and not isinstance(options, dict):
+        raise InvalidParamsError("trace options: expected an object like {\"tracer\": "
+                                 "\"callTracer\"} or {\"disableStack\": true}")
+    tracer = (options or {}).get("tracer")
+    if tracer is None:
+        return struct_log_options(options)
     if tracer not in TRACERS:
         raise InvalidParamsError(
-            f"tracer: {str(tracer)[:40] if tracer is not None else 'the struct logger (default)'} "
-            f"is not offered by this node; use {{\"tracer\": \"callTracer\"}}")
+            f"tracer: {str(tracer)[:40]} is not offered by this node; use "
+            f"{{\"tracer\": \"callTracer\"}} or no tracer (the struct logger)")
+    return None
 
 
-def trace_transaction_at(core: Any, number: int, index: int, options: Any) -> dict[str, Any]:
-    _check_tracer(options)
-    with core.lock:
-        replayed = _replay(core, number, index)
-    tx, receipt, comp = replayed[-1]
-    previous = replayed[-2][1].gas_used if len(replayed) > 1 else 0
+def _call_frame(tx: Any, receipt: Any, comp: Any, previous: int) -> dict[str, Any]:
     frame = _frame(comp, top_gas_used=receipt.gas_used - previous)  # the transaction's gas
     frame["gas"] = hex(tx.gas)
     return frame
 
 
-def trace_block(core: Any, number: int, options: Any) -> list[dict[str, Any]]:
-    _check_tracer(options)
+def trace_transaction_at(core: Any, number: int, index: int, options: Any) -> dict[str, Any]:
+    struct = _tracer(options)
     with core.lock:
-        replayed = _replay(core, number, None)
-    out, previous = [], 0
-    for tx, receipt, comp in replayed:
-        frame = _frame(comp, top_gas_used=receipt.gas_used - previous)
-        frame["gas"] = hex(tx.gas)
+        replayed = _replay(core, number, index, struct)
+    tx, receipt, comp, logger = replayed[-1]
+    previous = replayed[-2][1].gas_used if len(replayed) > 1 else 0
+    if logger is not None:
+        return logger.result(receipt.gas_used - previous, bool(comp.is_error), bytes(comp.output))
+    return _call_frame(tx, receipt, comp, previous)
+
+
+def trace_block(core: Any, number: int, options: Any) -> list[dict[str, Any]]:
+    struct = _tracer(options)
+    with core.lock:
+        replayed = _replay(core, number, None, struct)
+    out, previous, steps = [], 0, 0
+    for tx, receipt, comp, logger in replayed:
+        if logger is not None:
+            steps += len(logger.logs)
+            if steps > MAX_STRUCT_LOGS:
+                raise LimitExceededError(
+                    f"the struct logs of block {number} have more than {MAX_STRUCT_LOGS} "
+                    f"entries in all; trace its transactions one by one, or use "
+                    f"{{\"tracer\": \"callTracer\"}}")
+            result = logger.result(receipt.gas_used - previous, bool(comp.is_error),
+                                   bytes(comp.output))
+        else:
+            result = _call_frame(tx, receipt, comp, previous)
         previous = receipt.gas_used
-        out.append({"txHash": encode_hex(tx.hash), "result": frame})
+        out.append({"txHash": encode_hex(tx.hash), "result": result})
     return out

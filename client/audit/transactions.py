@@ -84,8 +84,22 @@ def encode_served_transaction(tx: dict[str, Any]) -> bytes:
                   _q(tx, "maxFeePerGas"), *common, _access_list(tx), _y_parity(tx),
                   _q(tx, "r"), _q(tx, "s")]
         return b"\x02" + bytes(rlp.encode(fields))
+    if type_id == 4:
+        fields = [_q(tx, "chainId"), _q(tx, "nonce"), _q(tx, "maxPriorityFeePerGas"),
+                  _q(tx, "maxFeePerGas"), *common, _access_list(tx), _authorization_list(tx),
+                  _y_parity(tx), _q(tx, "r"), _q(tx, "s")]
+        return b"\x04" + bytes(rlp.encode(fields))
     raise TransactionRebuildError(
-        f"transaction type {type_id} is not supported by the replay (supported: 0, 1, 2)")
+        f"transaction type {type_id} is not supported by the replay (supported: 0, 1, 2, 4)")
+
+
+def _authorization_list(tx: dict[str, Any]) -> list[list[Any]]:
+    """EIP-7702 authorizations as served (chainId, address, nonce, yParity, r, s)."""
+    out = []
+    for entry in tx.get("authorizationList") or []:
+        out.append([_q(entry, "chainId"), bytes(decode_hex(entry["address"])),
+                    _q(entry, "nonce"), _q(entry, "yParity"), _q(entry, "r"), _q(entry, "s")])
+    return out
 
 
 def rebuild_transaction(

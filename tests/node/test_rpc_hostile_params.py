@@ -58,8 +58,8 @@ def test_every_method_answers_hostile_params_without_internal_errors_or_words(
     ("0xc28078", "invalid transaction encoding: the RLP items do not have the fields of a legacy "
                  "transaction (wrong count, or a field of the wrong kind or size)"),
     ("0x01", "invalid transaction encoding: not well-formed RLP for a type-1 transaction"),
-    ("0x04c0", "transaction type 4 is not supported (use legacy, 1 or 2)"),
-    ("0x03c0", "transaction type 3 is not supported (use legacy, 1 or 2)"),
+    ("0x05c0", "transaction type 5 is not supported (use legacy, 1, 2 or 4)"),
+    ("0x03c0", "transaction type 3 is not supported (use legacy, 1, 2 or 4)"),
 ])
 def test_undecodable_transactions_are_refused_in_the_nodes_words(node_handle: Any, raw: str,
                                                                  message: str) -> None:
