@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -69,7 +69,7 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
     accounts = {m.key: keystore.load_or_create(m.key) for m in config.members}
     bootstrap = accounts[config.bootstrap]
 
-    node = EmbeddedNode(
+    node_config = (
         NodeConfig(
             data_dir=data.chain,
             validator_key=bytes(validator.key),
@@ -82,20 +82,48 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
             cors_origins=options.cors_origins,
         )
     )
+    deployed_privately = False
+    if not data.deployment.is_file():
+        # First start: deploy through a private loopback port, so that the public port opens
+        # only once the consortium exists (a script polling eth_blockNumber never races it).
+        print("first start: deploying the consortium before opening the JSON-RPC port", file=out)
+        out.flush()
+        deployed_privately = _deploy_privately(replace(node_config, host="127.0.0.1", port=0),
+                                               data, config, accounts).deployed_now
+    node = EmbeddedNode(node_config)
     try:
         node.start()
     except NodeError as exc:  # e.g. StoreCorruptError: the message names what and the recovery
         raise NodeStartError(str(exc)) from exc
-    try:
+    try:  # finds what is deployed (and finishes a deployment an earlier start left half-done)
         deployment = ensure_deployed(node.url, data, config, accounts)
     except BaseException:
         node.stop()
         raise
+    if deployed_privately:
+        deployment = replace(deployment, deployed_now=True)
     deployment.print_summary(f"coledger node serving JSON-RPC at {node.url} "
                              f"(chain id {config.chain_id})", out)
     print(f"keys: {data.keystore} (encrypted); data: {data.chain}; stop with Ctrl-C", file=out)
     out.flush()
     return node
+
+
+def _deploy_privately(node_config: Any, data: DataDir, config: ConsortiumConfig,
+                      accounts: dict[str, Any]) -> Deployment:
+    """Run the node on ``node_config`` (an ephemeral loopback port) just long enough to deploy."""
+    from node import EmbeddedNode
+    from node.errors import NodeError
+
+    node = EmbeddedNode(node_config)
+    try:
+        node.start()
+    except NodeError as exc:
+        raise NodeStartError(str(exc)) from exc
+    try:
+        return ensure_deployed(node.url, data, config, accounts)
+    finally:
+        node.stop()
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,34 @@ def test_kill_9_after_governance_then_restart_keeps_every_acknowledged_change(
         assert ConsortiumClient(w3, address).parameter("exposure.cap.fen") == 30_000_000
     finally:
         again.stop()
+
+
+def test_the_public_port_answers_only_once_the_consortium_is_deployed(data_dir: Path) -> None:
+    """A script that waits for eth_blockNumber and then uses the contracts must never race the
+    first start's deployment: the first answer on the public port already sees them."""
+    import json
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen([*COLEDGER, "node", "start", "--data-dir", str(data_dir), "--port",
+                             str(port), "--block-period", "0.2"], cwd=ROOT, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "node never answered"
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}", body.encode(),
+                                             {"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=2) as answer:
+                    json.loads(answer.read())["result"]
+                break
+            except OSError:
+                time.sleep(0.02)
+        recorded = DataDir(data_dir).read_deployment()["contracts"]  # written before the port
+        w3 = connect(f"http://127.0.0.1:{port}")
+        assert all(w3.eth.get_code(address) for address in recorded.values()), recorded
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
