@@ -232,10 +232,18 @@ class SoloSealer(BlockProducer):
                 f"(--allow-time-travel) to use dev time controls"
             )
 
+    def _cannot_commit(self, method: str) -> CannotCommitError:
+        """A dev method's write hit the full disk: the client's words (the log names the path)."""
+        reason = self._core.store.cannot_commit or "database or disk is full"
+        return CannotCommitError(f"{method}: node cannot commit blocks: {reason}; retry later")
+
     def increase_time(self, seconds: int) -> int:
         self._dev("evm_increaseTime")
         with self._core.lock:
-            return self.clock.increase_time(seconds, self._core.head.timestamp)
+            try:
+                return self.clock.increase_time(seconds, self._core.head.timestamp)
+            except StoreFullError as exc:
+                raise self._cannot_commit("evm_increaseTime") from exc
 
     def set_next_timestamp(self, timestamp: int) -> None:
         self._dev("evm_setNextBlockTimestamp")
@@ -247,7 +255,7 @@ class SoloSealer(BlockProducer):
         try:
             result = self.seal_now(allow_empty=True)
         except StoreFullError as exc:
-            raise CannotCommitError(f"evm_mine: node cannot commit blocks: {exc}") from exc
+            raise self._cannot_commit("evm_mine") from exc
         return None if result is None else result.number
 
 

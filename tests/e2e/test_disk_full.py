@@ -284,3 +284,59 @@ def test_deployment_record_on_a_full_disk_keeps_the_old_one_and_no_temporary(
     assert data.deployment.read_bytes() == old
     assert sorted(p.name for p in data.root.iterdir()) == ["deployment.json"]
     assert json.loads(old)["chain_id"] == 1337
+
+
+def test_cometbft_validator_that_cannot_commit_stops_naming_the_full_disk_and_replays_later(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """The CometBFT application's Commit on a full disk (in process, no engine needed): the
+    validator is told to stop (its supervisor exits with the message) instead of going on from a
+    state the network has moved past; the ledger stays at its last block, the JSON-RPC refuses
+    transactions meanwhile, and the decided block commits when CometBFT replays it after space is
+    freed."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from node import EmbeddedNode, NodeConfig
+    from node.cometbft.genesis import NetworkGenesis, cometbft_chain_id, ethereum_genesis_hash
+    from node.cometbft.producer import CometProducer
+    from node.cometbft.proto import abci
+    from node.cometbft.validator import check_ledger_genesis
+    from node.evm import GenesisSpec
+
+    spec = GenesisSpec(chain_id=CHAIN_ID, gas_limit=30_000_000, timestamp=1_800_000_000,
+                       extra_data="0x", coinbase="0x" + "00" * 20, alloc={})
+    genesis = NetworkGenesis(spec, ethereum_genesis_hash(spec), "0x" + "11" * 20,
+                             cometbft_chain_id(CHAIN_ID))
+    chain_dir = small_disk / "chain"
+    check_ledger_genesis(chain_dir, genesis)
+    fatal: list[str] = []
+    node = EmbeddedNode(
+        NodeConfig(data_dir=chain_dir, validator_key=b"", bootstrap_address=genesis.bootstrap,
+                   chain_id=CHAIN_ID, port=free_port(), block_gas_limit=spec.gas_limit),
+        producer=lambda n: CometProducer(n, genesis, tmp_path / "abci.sock", "http://127.0.0.1:9",
+                                         b"\x22" * 20, on_fatal=fatal.append))
+    node.start()
+    try:
+        app = node.producer.app  # type: ignore[attr-defined]
+        decided = abci.RequestFinalizeBlock(height=1, txs=[], time=Timestamp(seconds=1_800_000_100),
+                                            proposer_address=b"\x22" * 20)
+        fill(small_disk / "filler")
+        app.finalize_block(decided)
+        with pytest.raises(StoreFullError):
+            app.commit(abci.RequestCommit())
+        assert len(fatal) == 1, fatal
+        assert fatal[0].startswith("validator cannot commit block 1: block commit failed: "
+                                   "database or disk is full"), fatal[0]
+        assert "stops rather than diverge from the network" in fatal[0]
+        assert node.core.head.block_number == 0 and not node.core.has_draft
+        answer = requests.post(node.url, json={"jsonrpc": "2.0", "id": 1, "method":
+                                               "eth_sendRawTransaction", "params": ["0x00"]},
+                               timeout=10).json()
+        _assert_refused_for_full_disk(answer)
+
+        (small_disk / "filler").unlink()
+        app.finalize_block(decided)  # CometBFT replays the decided block after a restart
+        app.commit(abci.RequestCommit())
+        assert node.core.head.block_number == 1 and node.core.store.cannot_commit is None
+    finally:
+        node.stop()
