@@ -8,7 +8,7 @@ Here, as a user meets it: `coledger node start` as a process on a data dir in a 
 filler file takes the last byte while transactions keep coming. Once full the node refuses
 transactions with -32000 naming the full disk (never a hash it cannot seal), keeps serving reads,
 idles while it waits (process CPU time from /proc, against a generous bound), and says why in the
-log once; deleting the filler lets it resume by itself, and every transaction it acknowledged
+log once; freeing 4 MB of the filler lets it resume by itself, and every transaction it acknowledged
 gets its receipt. A restart on the full disk fails with one line and leaves no temporary file.
 The store's own part (SQLite's error, not the failed ROLLBACK's) is checked directly too.
 
@@ -199,8 +199,8 @@ def test_full_disk_refuses_transactions_idles_resumes_and_loses_nothing(
         assert 1 <= log.count("database or disk is full") <= 2, log
         assert "New transactions are refused (JSON-RPC -32000)" in log, log
 
-        # space comes back: the node resumes by itself
-        filler.unlink()
+        # 4 MB come back (what did not suffice before): the node resumes by itself
+        os.truncate(filler, filler.stat().st_size - 4 * 1024 * 1024)
         deadline = time.monotonic() + 20
         while "result" not in sender.send():
             assert time.monotonic() < deadline, "the node did not resume after space was freed"
@@ -218,18 +218,38 @@ def test_full_disk_refuses_transactions_idles_resumes_and_loses_nothing(
         code = node.stop()
     assert code == 0, node.log.read_text()
 
-    # a restart on the still-full disk: one line, nothing half-written left behind
+    # a restart on the still-full disk: one line, nothing half-written left behind (after a
+    # clean stop the store cannot even be opened: SQLite needs room for its WAL)
     record = DataDir(data_dir).deployment.read_bytes()
     fill(filler)
+    _assert_restart_fails_in_one_line(data_dir, "cannot open store")
+    assert DataDir(data_dir).deployment.read_bytes() == record
+
+    # space back: the node starts on the same data dir and still has every acknowledged receipt
+    filler.unlink()
+    node = Node(data_dir, tmp_path)
+    try:
+        lost = [h for h in sender.acknowledged
+                if node.rpc("eth_getTransactionReceipt", h)["result"] is None]
+        assert not lost, f"{len(lost)} acknowledged transactions lost across the restart"
+    finally:
+        node.proc.kill()  # dies with its WAL open: the next start gets as far as the record
+        node.proc.wait()
+    record = DataDir(data_dir).deployment.read_bytes()  # this start's (its RPC port)
+    fill(filler)
+    _assert_restart_fails_in_one_line(data_dir, f"cannot write {DataDir(data_dir).deployment}")
+    assert DataDir(data_dir).deployment.read_bytes() == record
+
+
+def _assert_restart_fails_in_one_line(data_dir: Path, what: str) -> None:
     done = subprocess.run([*COLEDGER, "node", "start", "--data-dir", str(data_dir), "--port",
                            str(free_port())], cwd=ROOT, env=_env(), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("coledger: error: "), done.stderr
-    assert "disk is full" in lines[0], lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"coledger: error: {what}"), done.stderr
+    assert "disk is full" in lines[0] or "data dir is full" in lines[0], lines[0]
     assert not [p for p in data_dir.rglob("*") if p.name.endswith(".tmp")]
-    assert DataDir(data_dir).deployment.read_bytes() == record
 
 
 def test_store_reports_sqlite_full_not_the_failed_rollback_and_commits_once_space_is_back(
