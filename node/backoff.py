@@ -22,7 +22,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """Count one more failure; the seconds to wait before the next attempt."""
-        delay = min(self.cap, self.first * 2 ** min(self.failures, 32))
+        delay = min(self.cap, self.first * (1 << min(self.failures, 32)))
         self.failures += 1
         return delay
 

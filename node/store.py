@@ -246,8 +246,11 @@ class SqliteStore(BaseDB):
     def set_meta(self, items: dict[str, str]) -> None:
         """Durably upsert meta keys on their own (no overlay involved)."""
         rows = list(items.items())
-        self._transaction("meta write", lambda conn: conn.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows))
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
+
+        self._transaction("meta write", write)
 
     # ---- readers ----------------------------------------------------------------
     @contextmanager
