@@ -11,6 +11,7 @@ traceback for a developer.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -46,6 +47,9 @@ def describe(exc: BaseException) -> str:
         return f"no such file: {exc.filename}"
     if isinstance(exc, PermissionError):
         return f"permission denied: {exc.filename}"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"no space left on device{where}: the disk is full; free space on it and try again"
     return (f"unexpected {type(exc).__name__}: {exc} (this is a bug in coledger; run again with "
             f"--debug for the traceback and report it)")
 

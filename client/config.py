@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from client.consortium import Role
-from client.errors import CoLedgerValueError, ConfigError
+from client.errors import CoLedgerValueError, ConfigError, DataDirWriteError
+from client.private_files import write_private
 
 __all__ = [
     "DEMO_CONFIG",
@@ -70,9 +72,19 @@ class DataDir:
         return dict(json.loads(self.deployment.read_text()))
 
     def write_deployment(self, record: dict[str, Any]) -> None:
-        tmp = self.deployment.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        tmp.replace(self.deployment)
+        """Replace the deployment record atomically (0600; a failed write leaves the old record
+        and no temporary file, e.g. on a full disk)."""
+        self.write_file(self.deployment,
+                        (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+    def write_file(self, path: Path, data: bytes) -> None:
+        """Write one of the data dir's files through :func:`write_private`; an OS error becomes a
+        :class:`DataDirWriteError` naming the file (and a full disk as such)."""
+        try:
+            write_private(path, data)
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            raise DataDirWriteError(str(path), exc.strerror or str(exc), full) from exc
 
 
 def load_consortium_config(path: Path) -> ConsortiumConfig:

@@ -21,6 +21,7 @@ __all__ = [
     "InsecureFileError",
     "KeystoreError",
     "NodeStartError",
+    "DataDirWriteError",
     "RpcError",
     "TransactionFailed",
     "TransactionTimeout",
@@ -84,6 +85,18 @@ class InsecureFileError(CoLedgerError):
 class NodeStartError(CoLedgerError):
     """The embedded node refused to start (a damaged store, another genesis...); the node's reason
     is the message, its exception the cause."""
+
+
+class DataDirWriteError(ConfigError):
+    """A file of the data dir (the deployment record, the consortium config) could not be written;
+    nothing half-written is left behind. ``disk_full``: the filesystem had no space left."""
+
+    def __init__(self, path: str, reason: str, disk_full: bool) -> None:
+        advice = ("the disk holding the data dir is full; free space on it and start the node "
+                  "again" if disk_full else "check the data dir's permissions and filesystem")
+        super().__init__(f"cannot write {path}: {reason} ({advice})")
+        self.path = path
+        self.disk_full = disk_full
 
 
 class DeploymentError(CoLedgerError):

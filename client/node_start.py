@@ -8,7 +8,6 @@ all of it and deploy nothing (the Consortium's address is fixed by the bootstrap
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -51,7 +50,7 @@ def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
     source = requested or DEMO_CONFIG
     config = load_consortium_config(source)  # validate before copying
     ensure_private_dir(data.root)
-    shutil.copyfile(source, data.config)
+    data.write_file(data.config, source.read_bytes())
     return config
 
 

@@ -58,8 +58,8 @@ class DevClock:
                 raise InvalidParamsError(
                     f"seconds: moving time {seconds} s ahead passes the largest block timestamp "
                     f"2**64 - 1")
-            self.offset = offset
-            self._store.set_meta({_OFFSET_KEY: str(self.offset)})
+            self._store.set_meta({_OFFSET_KEY: str(offset)})  # durable first: a failed write
+            self.offset = offset  # (a full disk) leaves chain time as it was
             return self.offset
 
     def set_next_timestamp(self, ts: int, head_timestamp: int) -> None:

@@ -10,6 +10,7 @@ __all__ = [
     "NodeError",
     "StoreError",
     "StoreCorruptError",
+    "StoreFullError",
     "GenesisMismatchError",
     "RpcError",
     "ParseError",
@@ -61,6 +62,12 @@ class StoreCorruptError(StoreError):
         self.first_bad_block = first_bad_block
         self.reason = reason
         self.problems = problems
+
+
+class StoreFullError(StoreError):
+    """A write to the store failed because the filesystem holding it is full (SQLite's
+    SQLITE_FULL, "database or disk is full"). SQLite rolled the transaction back: the store is
+    still at its previous block and commits again once space is freed."""
 
 
 class GenesisMismatchError(NodeError):
@@ -218,9 +225,16 @@ class PoolFullError(TransactionRejectedError):
 
     reason = 10
 
+
+class CannotCommitError(TransactionRejectedError):
+    """The node's store cannot commit blocks (its disk is full): a new transaction is refused
+    rather than acknowledged with a hash and never sealed; retry once space is freed. Never a
+    CheckTx result (a validator that cannot commit stops), so no reason number."""
+
+
 __all__ += [
     "TransactionEncodingError", "WrongChainIdError", "InvalidSignatureError", "TransactionGasError",
     "IntrinsicGasTooLowError",
     "InsufficientFundsError", "NonceTooLowError", "NonceTooHighError", "AlreadyKnownError",
-    "PoolFullError",
+    "PoolFullError", "CannotCommitError",
 ]

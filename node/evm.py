@@ -32,6 +32,7 @@ from eth.vm.forks.prague.state import PragueState
 from eth_typing import Address
 from eth_utils import ValidationError, decode_hex, encode_hex, to_canonical_address
 
+from ._private import write_private
 from .errors import GenesisMismatchError
 from .precompiles import COLEDGER_PRECOMPILES
 from .trie import ordered_trie_root_and_nodes
@@ -210,7 +211,5 @@ def load_or_create_genesis(
         extra_data=encode_hex(b"coledger"),
         alloc=dict(alloc or {}),
     )
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(spec.to_json())
-    tmp.replace(path)
+    write_private(path, spec.to_json().encode())
     return spec

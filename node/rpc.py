@@ -30,6 +30,7 @@ from .access_list import create_access_list
 from .core import ZERO_ADDRESS, CallRequest
 from .errors import (
     BatchAnswerTooLargeError,
+    CannotCommitError,
     InternalRpcError,
     InvalidParamsError,
     InvalidRequestError,
@@ -144,7 +145,10 @@ class Dispatcher(BlockIndexMethods):
                 continue
             i += len(run)
             try:
+                self._refuse_while_cannot_commit()
                 results = self.node.producer.submit_many([raw for _, _, raw in run])
+            except CannotCommitError as exc:
+                results = [exc] * len(run)
             except Exception:  # never crash on input; the words go to the log only
                 log.exception("internal error in eth_sendRawTransaction (batch)")
                 results = [InternalRpcError("internal error in eth_sendRawTransaction; see the "
@@ -427,7 +431,16 @@ class Dispatcher(BlockIndexMethods):
     def _rpc_eth_sendRawTransaction(self, params: Any) -> str:
         (raw_p,) = _params(params, 1, 1, "eth_sendRawTransaction")
         raw = _data(raw_p, "raw transaction")
+        self._refuse_while_cannot_commit()
         return encode_hex(self.node.producer.submit(raw))
+
+    def _refuse_while_cannot_commit(self) -> None:
+        """While the store cannot commit (a full disk), a transaction is refused rather than
+        acknowledged with a hash that no block would hold; the producer's retries lift this."""
+        reason = self.core.store.cannot_commit
+        if reason is not None:
+            raise CannotCommitError(f"node cannot commit blocks: {reason}; transaction not "
+                                    f"accepted, retry later")
 
     def _rpc_eth_sendTransaction(self, params: Any) -> Any:
         raise TransactionRejectedError(

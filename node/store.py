@@ -7,21 +7,29 @@ sealer then calls :meth:`SqliteStore.commit_block`, which writes the overlay and
 node's own rows (block/tx/receipt JSON, log index, seal, meta) in ONE SQLite transaction
 with ``synchronous=FULL``.  Each sealed block is therefore a single atomic, durable
 commit, and a kill -9 at any moment leaves the last committed block intact.
+
+A full disk: SQLite answers SQLITE_FULL and has already rolled the transaction back (a ROLLBACK
+after it fails with "cannot rollback - no transaction is active", which used to hide the real
+error). The store raises :class:`StoreFullError` and remembers it (:attr:`SqliteStore.cannot_commit`)
+until a commit succeeds again, so whoever takes transactions in can refuse them meanwhile; the
+store itself knows nothing of who produces blocks.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from eth.db.backends.base import BaseDB
 
+from ._diskspace import is_disk_full, space_words
 from ._private import precreate_private_file
-from .errors import StoreCorruptError, StoreError
+from .errors import StoreCorruptError, StoreError, StoreFullError
 
 __all__ = ["SqliteStore", "SideWrite", "PooledReader", "READ_POOL_SIZE"]
 
@@ -32,6 +40,8 @@ SideWrite = tuple[str, Sequence[Sequence[Any]]]
 READ_POOL_SIZE = 16
 #: How long a reader waits for a free connection before the read fails.
 READ_WAIT_SECONDS = 30.0
+
+log = logging.getLogger("coledger.node.store")
 
 _TOMBSTONE = object()
 _CACHE_LIMIT = 400_000
@@ -83,7 +93,10 @@ class SqliteStore(BaseDB):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:  # cannot open, locked, read-only...
+        except sqlite3.OperationalError as exc:  # cannot open, locked, read-only, disk full...
+            if is_disk_full(exc, self.path.parent):
+                raise StoreFullError(f"cannot open store {self.path}: database or disk is full "
+                                     f"({space_words(self.path.parent)})") from exc
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed": damage
             raise StoreCorruptError(str(self.path), None, "", [str(exc)]) from exc
@@ -93,6 +106,8 @@ class SqliteStore(BaseDB):
         self._idle: list[sqlite3.Connection] = []
         self._opened = 0
         self._closed = False
+        #: why commits fail (a full disk), from the failed commit until the next one succeeds
+        self._cannot_commit: str | None = None
 
     # ---- py-evm BaseDB interface -------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:
@@ -140,37 +155,77 @@ class SqliteStore(BaseDB):
         """Write the overlay and the side-table rows in ONE durable SQLite transaction.
 
         On failure the transaction is rolled back and the overlay discarded, so the
-        store stays at the previous block.
+        store stays at the previous block; a full disk raises :class:`StoreFullError`.
         """
         puts = [(k, v) for k, v in self._pending.items() if v is not _TOMBSTONE]
         dels = [(k,) for k, v in self._pending.items() if v is _TOMBSTONE]
-        conn = self._conn
+
+        def write(conn: sqlite3.Connection) -> None:
+            if puts:
+                conn.executemany("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", puts)
+            if dels:
+                conn.executemany("DELETE FROM kv WHERE key=?", dels)
+            for sql, rows in extra_writes:
+                conn.executemany(sql, rows)
+
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if puts:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", puts
-                    )
-                if dels:
-                    conn.executemany("DELETE FROM kv WHERE key=?", dels)
-                for sql, rows in extra_writes:
-                    conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            self._pending.clear()
-            raise StoreError(f"block commit failed: {exc}") from exc
-        except BaseException:
-            self._pending.clear()
-            raise
+            self._transaction("block commit", write)
+        finally:
+            self._pending.clear()  # committed, or rolled back: the overlay is done either way
         for k, v in puts:
             self._remember(k, v)  # type: ignore[arg-type]
         for (k,) in dels:
             self._cache.pop(k, None)
-        self._pending.clear()
+
+    def _transaction(self, what: str, write: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``write`` in one IMMEDIATE transaction and commit it; on any failure roll back
+        (unless SQLite already did) and raise :class:`StoreError`, or :class:`StoreFullError`
+        when the disk is full, which also sets :attr:`cannot_commit` until a commit succeeds."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                write(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        except sqlite3.Error as exc:
+            if is_disk_full(exc, self.path.parent):
+                self._cannot_commit = ("database or disk is full (no space left on the filesystem "
+                                       "of the node's store)")
+                raise StoreFullError(f"{what} failed: database or disk is full "
+                                     f"({space_words(self.path.parent)})") from exc
+            raise StoreError(f"{what} failed: {exc}") from exc
+        self._cannot_commit = None
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction. On SQLITE_FULL (and a few other errors) SQLite has
+        already rolled it back itself, and a ROLLBACK would only fail with "cannot rollback -
+        no transaction is active", replacing the real error; so only roll back what is open."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # the first error is the one to report
+            log.warning("rollback after a failed write of %s failed: %s", self.path, exc)
+
+    @property
+    def cannot_commit(self) -> str | None:
+        """Why the store cannot commit (a full disk), or None while commits succeed; words for a
+        client, so without the path (the exception and the log name it). Set by the
+        failed commit, cleared by the next successful one (a block or :meth:`probe_commit`)."""
+        return self._cannot_commit
+
+    def probe_commit(self) -> None:
+        """Commit a transaction that changes nothing (a meta row written and deleted), to learn
+        whether the store can commit again when no block is waiting; raises like a commit."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', '')")
+            conn.execute("DELETE FROM meta WHERE key='write_probe'")
+
+        self._transaction("write probe", write)
 
     def _remember(self, key: bytes, value: bytes) -> None:
         if len(self._cache) >= _CACHE_LIMIT:
@@ -190,14 +245,12 @@ class SqliteStore(BaseDB):
 
     def set_meta(self, items: dict[str, str]) -> None:
         """Durably upsert meta keys on their own (no overlay involved)."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(items.items())
-            )
-            self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"meta write failed: {exc}") from exc
+        rows = list(items.items())
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", rows)
+
+        self._transaction("meta write", write)
 
     # ---- readers ----------------------------------------------------------------
     @contextmanager

@@ -17,12 +17,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from eth.constants import BLANK_ROOT_HASH
 from eth_utils import encode_hex, keccak
 
-from ..errors import NodeError, RpcError
+from ..errors import NodeError, RpcError, StoreFullError
 from ..rpc import CLIENT_VERSION
 from ..validator_events import changes_in_logs, updates_of
 from .apphash import app_hash
@@ -62,8 +63,11 @@ class LedgerApplication(Application):
     """ABCI methods over one node's chain core."""
 
     def __init__(self, node: EmbeddedNode, genesis: NetworkGenesis, *,
-                 wrong_app_hash_from: int | None = None) -> None:
+                 wrong_app_hash_from: int | None = None,
+                 on_fatal: Callable[[str], None] | None = None) -> None:
         self._node = node
+        #: told why when this validator must stop (its store cannot commit a decided block)
+        self._on_fatal = on_fatal
         self._core = node.core
         self._genesis = genesis
         self._validator = node.validator
@@ -282,11 +286,28 @@ class LedgerApplication(Application):
         with core.lock:
             if not core.has_draft:
                 raise ConsensusStateError("Commit without a finalized block")
-            result = core.commit_draft(meta={"cometbft_height": str(self._finalized_height)})
+            try:
+                result = core.commit_draft(meta={"cometbft_height": str(self._finalized_height)})
+            except StoreFullError as exc:
+                self._cannot_commit(exc)
+                raise
             self.pool.reset()
             self.decoder.forget(result.included)
             self._node.block_committed(result)
         return abci.ResponseCommit(retain_height=0)
+
+
+    def _cannot_commit(self, exc: StoreFullError) -> None:
+        """A decided block that cannot be made durable: this validator stops rather than go on
+        from a state the network has moved past (it would diverge). The ledger stays at its last
+        committed block (the failed commit was rolled back) and CometBFT keeps the decided block,
+        so once space is freed a restart replays it and the validator catches up."""
+        message = (f"validator cannot commit block {self._finalized_height}: {exc}. It stops "
+                   f"rather than diverge from the network; free space on that filesystem and "
+                   f"start it again (CometBFT replays the block)")
+        log.critical("%s", message)
+        if self._on_fatal is not None:
+            self._on_fatal(message)
 
 
 def _code(exc: RpcError) -> int:

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,13 +92,15 @@ class CometProducer(BlockProducer):
 
     def __init__(self, node: EmbeddedNode, genesis: NetworkGenesis, socket_path: Path,
                  engine_url: str, validator_address: bytes, *,
-                 wrong_app_hash_from: int | None = None) -> None:
+                 wrong_app_hash_from: int | None = None,
+                 on_fatal: Callable[[str], None] | None = None) -> None:
         self._node = node
         self._genesis = genesis
         self._socket_path = Path(socket_path)
         self._validator_address = validator_address
         self.engine = EngineClient(engine_url, timeout=15.0)
-        self.app = LedgerApplication(node, genesis, wrong_app_hash_from=wrong_app_hash_from)
+        self.app = LedgerApplication(node, genesis, wrong_app_hash_from=wrong_app_hash_from,
+                                     on_fatal=on_fatal)
         self._server: AbciServer | None = None
         self._status_lock = threading.Lock()
         self._status_cache: tuple[float, dict[str, Any] | None, int] = (0.0, None, 0)

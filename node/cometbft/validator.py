@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._private import write_private
 from ..config import NodeConfig
 from ..errors import GenesisMismatchError
 from ..evm import GenesisSpec
@@ -54,9 +55,7 @@ def check_ledger_genesis(chain_dir: Path, genesis: NetworkGenesis) -> None:
                 f"CometBFT's ({genesis.chain_id}, Ethereum genesis {genesis.genesis_hash}); "
                 f"a validator joins one network only")
         return
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(genesis.spec.to_json())
-    tmp.replace(path)
+    write_private(path, genesis.spec.to_json().encode())
 
 
 class Validator:
@@ -95,7 +94,7 @@ class Validator:
         address = bytes.fromhex(self.spec.validator_address)
         node = EmbeddedNode(config, producer=lambda n: CometProducer(
             n, self.genesis, socket, self.spec.engine_url, address,
-            wrong_app_hash_from=self.options.wrong_app_hash_from))
+            wrong_app_hash_from=self.options.wrong_app_hash_from, on_fatal=self._give_up))
         node.start()
         self.node = node
         self.engine = EngineProcess(self.options.cometbft, self.engine_home,
@@ -110,7 +109,10 @@ class Validator:
                  "stock py-evm" if self.options.stock_evm else "fast")
 
     def _give_up(self, message: str) -> None:
-        self.failure = message
+        """Stop serving; the first reason is kept (a failed Commit makes CometBFT stop as well,
+        and the engine's own account of that comes after and says less)."""
+        if not self.failure:
+            self.failure = message
         self.failed.set()
 
     def stop(self) -> None:
