@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = [
     "AdmissionRejected",
+    "BackupArchiveError",
+    "BackupError",
     "BuildError",
     "ChainStoreMissingError",
     "CoLedgerError",
@@ -21,6 +23,7 @@ __all__ = [
     "InsecureFileError",
     "KeystoreError",
     "NodeStartError",
+    "RestoreRefusedError",
     "RpcError",
     "TransactionFailed",
     "TransactionTimeout",
@@ -84,6 +87,31 @@ class InsecureFileError(CoLedgerError):
 class NodeStartError(CoLedgerError):
     """The embedded node refused to start (a damaged store, another genesis...); the node's reason
     is the message, its exception the cause."""
+
+
+class BackupError(CoLedgerError):
+    """`coledger node backup` could not make a backup (no chain store, the output exists, the
+    snapshot failed the store check...); no archive was written."""
+
+
+class BackupArchiveError(CoLedgerError):
+    """A backup archive is unreadable, of another format, or does not match its own manifest
+    (a file missing, altered or added, a path outside the data dir); nothing was restored."""
+
+
+class RestoreRefusedError(CoLedgerError):
+    """`coledger node restore` was pointed at a directory that is not empty: a restore never writes
+    over an existing data dir (and so never over an existing chain)."""
+
+    def __init__(self, target: str, found: list[str]) -> None:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        chain = " (it holds a chain)" if any(f.startswith("chain") for f in found) else ""
+        super().__init__(
+            f"{target} is not empty{chain}: it has {shown}; a restore never writes over an existing "
+            f"data dir: restore into a new directory (nothing was changed)"
+        )
+        self.target = target
+        self.found = found
 
 
 class DeploymentError(CoLedgerError):
