@@ -101,7 +101,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  first bad block: {where}: {failure.what}: {failure.detail}", file=sys.stderr)
     if report.sqlite_integrity:
         print(f"  SQLite integrity_check: {'; '.join(report.sqlite_integrity[:3])}", file=sys.stderr)
-    print(f"  {report.blocks} of {report.blocks_total} blocks passed before it. Recovery: on the solo "
+    passed = (f"all {report.blocks} blocks' rows passed before the state walk" if report.blocks
+              == report.blocks_total else f"{report.blocks} of {report.blocks_total} blocks passed before it")
+    print(f"  {passed}. Recovery: on the solo "
           "node, `coledger node restore --from BACKUP --data-dir NEWDIR` (a `coledger node backup` "
           "archive); on a network, re-sync this validator's ledger from another validator",
           file=sys.stderr)

@@ -52,8 +52,9 @@ class ChainStoreMissingError(ConfigError):
         super().__init__(
             f"data dir {data_dir} has {has} but its chain store {store} "
             f"{problem}; refusing to start (a new genesis would silently replace the recorded chain). "
-            f"Restore the chain directory from a backup (solo node) or re-sync it from another "
-            f"validator (network); to found a new consortium instead, use a new --data-dir"
+            f"On a solo node, restore a backup into a new data dir (`coledger node restore --from "
+            f"BACKUP --data-dir NEWDIR`); on a network, re-sync it from another validator; to found "
+            f"a new consortium instead, use a new --data-dir"
         )
         self.data_dir = data_dir
         self.store = store

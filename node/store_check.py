@@ -114,6 +114,9 @@ def check_store(path: Path, *, all_states: bool = False, progress: Progress | No
     try:
         conn.execute("BEGIN")  # one snapshot for the whole check (the node may keep writing)
         _Checker(conn, report, all_states, progress).run()
+    except sqlite3.DatabaseError as exc:  # what the checker could not attribute to a block
+        if report.first_failure is None:
+            report.first_failure = Failure(None, "unreadable", f"SQLite: {exc}")
     finally:
         conn.close()
     report.ok = report.first_failure is None and not report.sqlite_integrity
@@ -160,11 +163,14 @@ class _Checker:
         except sqlite3.DatabaseError as exc:
             problems = [f"cannot run: {exc}"]
         report.sqlite_integrity = [] if problems == ["ok"] else problems
-        head = self._head()
-        if head is None:
-            return
+        head, head_problem = self._head()
+        if head is None:  # neither the recorded head nor the last block row can be read:
+            return self._walk_unknown_head(head_problem)  # name the first unreadable block
         report.head, report.blocks_total = head, head + 1
-        has_seals = self._scalar("SELECT count(*) FROM seals") not in (0, None)
+        try:
+            has_seals = self._scalar("SELECT count(*) FROM seals") not in (0, None)
+        except sqlite3.DatabaseError:
+            has_seals = True  # cannot tell: a seal that cannot be read is then a finding
         parent: bytes | None = None
         state_roots: list[bytes] = []
         for number in range(head + 1):
@@ -181,33 +187,68 @@ class _Checker:
             report.blocks += 1
             self.progress(report.blocks, report.blocks_total, report.transactions)
         report.head_hash = encode_hex(parent) if parent else None
-        if self._beyond_head(head):
-            return
+        if head_problem is not None:
+            return self.fail(head, head_problem.what, head_problem.detail)
+        try:
+            if self._beyond_head(head):
+                return
+        except sqlite3.DatabaseError as exc:
+            return self.fail(head + 1, "unreadable", f"rows after the head cannot be counted (SQLite: {exc})")
         self._states(state_roots)
 
     def _scalar(self, sql: str, *args: object) -> Any:
         row = self.conn.execute(sql, args).fetchone()
         return None if row is None else row[0]
 
-    def _head(self) -> int | None:
+    def _head(self) -> tuple[int | None, _Bad | None]:
+        """(the head to walk to, why the head itself is wrong or None).
+
+        When the recorded head is unreadable or disagrees with py-evm's, the walk still goes up to
+        the last block row, so that a bad block below the head is named first.
+        """
+        problem: _Bad | None = None
         try:
             recorded = self._scalar("SELECT value FROM meta WHERE key='head'")
             if recorded is None and self._scalar("SELECT count(*) FROM blocks") == 1:
                 recorded = "0"  # only genesis has been committed (its commit writes no head)
-            canonical = self.get(SchemaV1.make_canonical_head_hash_lookup_key())
+            if not (isinstance(recorded, str) and recorded.isdigit()):
+                problem = _Bad("head", f"the store records no head block (meta head = {recorded!r:.40})")
         except sqlite3.DatabaseError as exc:
-            self.fail(None, "unreadable", f"the store's head cannot be read (SQLite: {exc})")
-            return None
-        if not (isinstance(recorded, str) and recorded.isdigit()):
-            self.fail(None, "head", f"the store records no head block (meta head = {recorded!r})")
-            return None
-        head = int(recorded)
-        row = self._scalar("SELECT hash FROM blocks WHERE number=?", head)
+            recorded, problem = None, _Bad("head", f"the recorded head cannot be read (SQLite: {exc})")
+        try:
+            if problem is not None:
+                last = self._scalar("SELECT max(number) FROM blocks")
+                return (last, problem) if isinstance(last, int) else (None, problem)
+            head = int(recorded)
+            canonical = self.get(SchemaV1.make_canonical_head_hash_lookup_key())
+            row = self._scalar("SELECT hash FROM blocks WHERE number=?", head)
+        except sqlite3.DatabaseError as exc:
+            return None, _Bad("unreadable", f"the store's head cannot be read (SQLite: {exc})")
         if canonical is not None and row is not None and canonical != row:
-            self.fail(head, "head", f"py-evm's canonical head {encode_hex(canonical)} is not the "
-                      f"head block row's hash {encode_hex(row)}")
-            return None
-        return head
+            problem = _Bad("head", f"py-evm's canonical head {encode_hex(canonical)} is not the head "
+                           f"block row's hash {encode_hex(row) if isinstance(row, bytes) else row!r:.80}")
+        return head, problem
+
+    def _walk_unknown_head(self, problem: _Bad | None) -> None:
+        """Check blocks 0, 1, ... as far as they go: the first one that fails is the first bad
+        block; if every stored block passes, the head record itself is the failure."""
+        parent: bytes | None = None
+        number = 0
+        while True:
+            try:
+                header = self._block(number, parent, has_seals=False)
+            except _Bad as bad:
+                if bad.what == "block row" and bad.detail == "missing" and number > 0:  # past the last
+                    detail = problem.detail if problem else "the head cannot be determined"
+                    return self.fail(None, "head", f"{detail}; blocks 0..{number - 1} pass")
+                return self.fail(number, bad.what, bad.detail)
+            except sqlite3.DatabaseError as exc:
+                return self.fail(number, "unreadable", f"SQLite: {exc}")
+            except Exception as exc:  # noqa: BLE001 - damaged bytes may break any decoder: a finding
+                return self.fail(number, "undecodable", f"{type(exc).__name__}: {exc}")
+            parent = header.hash
+            self.report.blocks += 1
+            number += 1
 
     def _block(self, number: int, parent: bytes | None, has_seals: bool) -> BlockHeaderAPI:
         row = self.conn.execute("SELECT hash, json FROM blocks WHERE number=?", (number,)).fetchone()
