@@ -101,8 +101,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  first bad block: {where}: {failure.what}: {failure.detail}", file=sys.stderr)
     if report.sqlite_integrity:
         print(f"  SQLite integrity_check: {'; '.join(report.sqlite_integrity[:3])}", file=sys.stderr)
-    passed = (f"all {report.blocks} blocks' rows passed before the state walk" if report.blocks
-              == report.blocks_total else f"{report.blocks} of {report.blocks_total} blocks passed before it")
+    if report.head is None:
+        passed = f"the head cannot be read; {report.blocks} blocks passed before it"
+    elif report.blocks == report.blocks_total:
+        passed = f"all {report.blocks} blocks' rows passed before the state walk"
+    else:
+        passed = f"{report.blocks} of {report.blocks_total} blocks passed before it"
     print(f"  {passed}. Recovery: on the solo "
           "node, `coledger node restore --from BACKUP --data-dir NEWDIR` (a `coledger node backup` "
           "archive); on a network, re-sync this validator's ledger from another validator",
