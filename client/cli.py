@@ -20,6 +20,7 @@ from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
 from client.cli_network import cmd_node_start_validator
 from client.cli_network import register as register_network
+from client.cli_node import register_node_tools
 from client.cli_validators import KINDS as VALIDATOR_KINDS
 from client.cli_validators import add_propose_kinds, add_validators_command
 from client.cli_validators import propose as propose_validator_change
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a web page origin allowed to call the JSON-RPC from a browser, e.g. "
                             "https://remix.ethereum.org (repeatable; local pages always may)")
     start.set_defaults(func=_cmd_node_start)
+    register_node_tools(node_sub, DEFAULT_DATA_DIR)
 
     keys = sub.add_parser("keys", help="encrypted keystores")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")

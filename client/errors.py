@@ -11,6 +11,8 @@ from typing import Any
 
 __all__ = [
     "AdmissionRejected",
+    "BackupArchiveError",
+    "BackupError",
     "BuildError",
     "ChainStoreMissingError",
     "CoLedgerError",
@@ -22,6 +24,7 @@ __all__ = [
     "KeystoreError",
     "NodeStartError",
     "DataDirWriteError",
+    "RestoreRefusedError",
     "RpcError",
     "TransactionFailed",
     "TransactionTimeout",
@@ -50,8 +53,9 @@ class ChainStoreMissingError(ConfigError):
         super().__init__(
             f"data dir {data_dir} has {has} but its chain store {store} "
             f"{problem}; refusing to start (a new genesis would silently replace the recorded chain). "
-            f"Restore the chain directory from a backup (solo node) or re-sync it from another "
-            f"validator (network); to found a new consortium instead, use a new --data-dir"
+            f"On a solo node, restore a backup into a new data dir (`coledger node restore --from "
+            f"BACKUP --data-dir NEWDIR`); on a network, re-sync it from another validator; to found "
+            f"a new consortium instead, use a new --data-dir"
         )
         self.data_dir = data_dir
         self.store = store
@@ -97,6 +101,29 @@ class DataDirWriteError(ConfigError):
         super().__init__(f"cannot write {path}: {reason} ({advice})")
         self.path = path
         self.disk_full = disk_full
+class BackupError(CoLedgerError):
+    """`coledger node backup` could not make a backup (no chain store, the output exists, the
+    snapshot failed the store check...); no archive was written."""
+
+
+class BackupArchiveError(CoLedgerError):
+    """A backup archive is unreadable, of another format, or does not match its own manifest
+    (a file missing, altered or added, a path outside the data dir); nothing was restored."""
+
+
+class RestoreRefusedError(CoLedgerError):
+    """`coledger node restore` was pointed at a directory that is not empty: a restore never writes
+    over an existing data dir (and so never over an existing chain)."""
+
+    def __init__(self, target: str, found: list[str]) -> None:
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        chain = " (it holds a chain)" if any(f.startswith("chain") for f in found) else ""
+        super().__init__(
+            f"{target} is not empty{chain}: it has {shown}; a restore never writes over an existing "
+            f"data dir: restore into a new directory (nothing was changed)"
+        )
+        self.target = target
+        self.found = found
 
 
 class DeploymentError(CoLedgerError):

@@ -6,6 +6,8 @@ JSON-RPC error code without parsing messages, and so callers can catch precisely
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "NodeError",
     "StoreError",
@@ -54,9 +56,11 @@ class StoreCorruptError(StoreError):
             parts.append(f"SQLite quick_check: {shown}")
         super().__init__(
             ": ".join(parts[:2]) + "".join(f"; {p}" for p in parts[2:])
-            + ". Refusing to serve it. Recovery: restore the data dir from a backup (solo node) or "
-            "re-sync this validator's ledger from another validator (network); keep the damaged "
-            "file for inspection"
+            + f". Refusing to serve it. Full check: `coledger node check --data-dir {_check_dir(path)}`. "
+            "Recovery: on the solo node, restore a backup into a new data dir (`coledger node restore "
+            "--from BACKUP --data-dir NEWDIR`, from a `coledger node backup` archive); on a network, "
+            "re-sync this validator's ledger from another validator; keep the damaged file for "
+            "inspection"
         )
         self.path = path
         self.first_bad_block = first_bad_block
@@ -68,6 +72,15 @@ class StoreFullError(StoreError):
     """A write to the store failed because the filesystem holding it is full (SQLite's
     SQLITE_FULL, "database or disk is full"). SQLite rolled the transaction back: the store is
     still at its previous block and commits again once space is freed."""
+
+
+def _check_dir(store: str) -> str:
+    """The ``--data-dir`` that `coledger node check` takes for ``store``: the data dir when the
+    store sits in its ``chain/`` (the layout `coledger node start` makes), else its directory."""
+    directory = os.path.dirname(store) or "."
+    if os.path.basename(directory) == "chain":
+        return os.path.dirname(directory) or "."
+    return directory
 
 
 class GenesisMismatchError(NodeError):

@@ -7,14 +7,22 @@ and never wait for the chain lock.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import rlp
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, ReceiptAPI, SignedTransactionAPI
-from eth_utils import encode_hex, to_checksum_address
+from eth_utils import encode_hex
+from eth_utils import to_checksum_address as _to_checksum_address
 
 __all__ = ["block_json", "tx_json", "receipt_json", "hexint", "effective_gas_price"]
+
+
+#: EIP-55 form of an address, remembered: the same senders, contracts and miner recur in every
+#: block, and eth-utils' checksum costs a keccak plus validation each time (the full store check,
+#: which re-renders every row, spent a sixth of its time here).
+to_checksum_address = lru_cache(maxsize=16_384)(_to_checksum_address)
 
 
 def hexint(value: int) -> str:

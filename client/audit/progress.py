@@ -18,8 +18,9 @@ class Progress:
     """Rate-limited progress reporter (carriage return on a terminal, lines otherwise)."""
 
     def __init__(self, first: int, last: int, stream: TextIO | None = None,
-                 interval: float = 0.5, enabled: bool = True) -> None:
+                 interval: float = 0.5, enabled: bool = True, label: str = "audit replay") -> None:
         self.first, self.last = first, last
+        self.label = label
         self.stream = stream if stream is not None else sys.stderr
         self.interval = interval
         self.enabled = enabled
@@ -44,7 +45,7 @@ class Progress:
         left = self.last - block
         eta = _eta(left / bps) if bps > 0 else "?"
         pct = 100.0 * done / total if total > 0 else 100.0
-        text = (f"audit replay: block {block}/{self.last} ({pct:.1f}%)  "
+        text = (f"{self.label}: block {block}/{self.last} ({pct:.1f}%)  "
                 f"{bps:,.0f} blocks/s  {tps:,.0f} tx/s  ETA {eta}")
         self.stream.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
         self.stream.flush()

@@ -114,6 +114,7 @@ def test_start_on_a_store_with_overwritten_pages_refuses_naming_the_damage(
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"coledger: error: chain store {store} is damaged" in done.stderr
-    assert "Refusing to serve it. Recovery: restore the data dir from a backup" in done.stderr
+    assert f"Refusing to serve it. Full check: `coledger node check --data-dir {data_dir}`" in done.stderr
+    assert "Recovery: on the solo node, restore a backup into a new data dir" in done.stderr
     assert "Traceback" not in done.stderr
     assert hashlib.sha256(store.read_bytes()).hexdigest() == damaged

@@ -52,7 +52,8 @@ def _refused(chain: Path) -> StoreCorruptError:
         _open(chain)
     assert _sha(chain / "chain.sqlite") == before, "a refused start changed the store"
     assert str(chain / "chain.sqlite") in str(info.value)
-    assert "Refusing to serve it. Recovery: restore the data dir from a backup" in str(info.value)
+    assert f"Full check: `coledger node check --data-dir {chain.parent}`" in str(info.value)
+    assert "Recovery: on the solo node, restore a backup into a new data dir (`coledger node restore" in str(info.value)
     return info.value
 
 
