@@ -1,0 +1,120 @@
+"""Bounds of the WebSocket side of the JSON-RPC port (issue 12), on an in-process node with
+small limits: subscriptions per connection, connections, browser Origin, node stop, and what an
+HTTP caller of eth_subscribe is told.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from tests.node.conftest import NodeHandle
+
+PATIENCE = 30
+
+
+def ws_url(handle: NodeHandle) -> str:
+    return handle.node.url.replace("http://", "ws://")
+
+
+def call(ws: ClientConnection, method: str, params: list[Any] | None = None,
+         rid: int = 1) -> Any:
+    ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or []}))
+    while True:
+        msg = json.loads(ws.recv(timeout=PATIENCE))
+        if msg.get("id") == rid:
+            return msg
+
+
+@pytest.fixture
+def small(node_factory: Callable[..., NodeHandle]) -> NodeHandle:
+    return node_factory(allow_time_travel=True, ws_max_connections=2, ws_max_subscriptions=3)
+
+
+def test_too_many_subscriptions_on_one_connection_is_an_error(small: NodeHandle) -> None:
+    with connect(ws_url(small)) as ws:
+        ids = [call(ws, "eth_subscribe", ["newHeads"], i)["result"] for i in range(3)]
+        assert len(set(ids)) == 3
+        refused = call(ws, "eth_subscribe", ["logs", {}], 9)
+        assert refused["error"]["code"] == -32005
+        assert "too many subscriptions" in refused["error"]["message"]
+        assert call(ws, "eth_unsubscribe", [ids[0]], 10)["result"] is True
+        assert call(ws, "eth_subscribe", ["newPendingTransactions"], 11)["result"].startswith("0x")
+        # the connection still answers ordinary calls
+        assert call(ws, "eth_chainId", [], 12)["result"] == "0x539"
+
+
+def test_too_many_connections_are_refused_and_a_freed_slot_is_reused(small: NodeHandle) -> None:
+    with connect(ws_url(small)) as second:
+        with connect(ws_url(small)) as first:
+            with pytest.raises(InvalidStatus) as refused:
+                connect(ws_url(small))
+            assert refused.value.response.status_code == 503
+            assert b"too many WebSocket connections" in refused.value.response.body
+            # HTTP is a separate pool: it still answers
+            assert small.w3.eth.chain_id == 1337
+            assert call(first, "eth_blockNumber")["result"] == "0x0"
+        for _ in range(100):  # the slot is released once the server side saw the close
+            try:
+                with connect(ws_url(small)) as third:
+                    assert call(third, "eth_chainId")["result"] == "0x539"
+                break
+            except InvalidStatus:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the closed connection's slot was never released")
+        assert call(second, "eth_chainId")["result"] == "0x539"
+
+
+def test_subscription_params_are_checked(small: NodeHandle) -> None:
+    with connect(ws_url(small)) as ws:
+        for params, words in [
+            (["syncing"], "unknown subscription kind"),
+            ([], "expected [kind]"),
+            (["logs", {"fromBlock": "0x0"}], "address and topics only"),
+            (["logs", {"address": "0x12"}], "address"),
+            (["logs", {"bogus": 1}], "unknown key"),
+            (["newHeads", {"x": 1}], "no options"),
+            (["newPendingTransactions", True], "hashes only"),
+        ]:
+            answer = call(ws, "eth_subscribe", params)
+            assert answer["error"]["code"] == -32602, answer
+            assert words in answer["error"]["message"]
+        assert call(ws, "eth_unsubscribe", [["x"]])["error"]["code"] == -32602
+
+
+def test_browser_origins_follow_the_cors_policy(small: NodeHandle) -> None:
+    with connect(ws_url(small), origin="http://localhost:5173") as ws:  # type: ignore[arg-type]
+        assert call(ws, "eth_chainId")["result"] == "0x539"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url(small), origin="https://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+
+
+def test_over_http_eth_subscribe_says_it_needs_a_websocket(small: NodeHandle) -> None:
+    answer = requests.post(small.node.url, json={"jsonrpc": "2.0", "id": 1,
+                                                 "method": "eth_subscribe",
+                                                 "params": ["newHeads"]}, timeout=30).json()
+    assert answer["error"]["code"] == -32601
+    assert "WebSocket" in answer["error"]["message"]
+    plain_get = requests.get(small.node.url, timeout=30)
+    assert plain_get.status_code == 405
+
+
+def test_node_stop_closes_websocket_clients_cleanly(
+        node_factory: Callable[..., NodeHandle]) -> None:
+    handle = node_factory(allow_time_travel=True)
+    with connect(ws_url(handle)) as ws:
+        assert call(ws, "eth_subscribe", ["newHeads"])["result"].startswith("0x")
+        handle.node.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=PATIENCE)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
