@@ -29,12 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ._guard import sane_recursion_limit
 from .cors import CorsPolicy
 from .subscriptions import SubscriptionHub
-from .websocket import WsLimits, WsManager
+from .websocket import WsDispatcher, WsLimits, WsManager
 
 __all__ = ["RpcHttpServer", "ServerLimits", "MAX_BODY"]
 
@@ -402,8 +402,9 @@ class RpcHttpServer:
         sane_recursion_limit()  # serving threads never run with py_ecc's 100,000
         self.host = host
         self.limits = limits or ServerLimits()
-        self.ws = None if hub is None else WsManager(dispatcher, hub, self.limits.ws,
-                                                     self.limits.max_body)
+        # with a hub the dispatcher is node.rpc's, which also takes a connection's methods
+        self.ws = None if hub is None else WsManager(cast(WsDispatcher, dispatcher), hub,
+                                                     self.limits.ws, self.limits.max_body)
         self._server = _Server((host, port), dispatcher, self.limits, self.ws)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(

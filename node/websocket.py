@@ -28,14 +28,14 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from .subscriptions import Session, SubscriptionHub
 
-__all__ = ["WsLimits", "WsManager", "CLOSE_TOO_SLOW"]
+__all__ = ["WsLimits", "WsManager", "WsDispatcher", "CLOSE_TOO_SLOW"]
 
 log = logging.getLogger("coledger.node.websocket")
 
@@ -46,7 +46,9 @@ _TICK = 0.5
 _EOF = b""
 
 
-class _Dispatcher(Protocol):
+class WsDispatcher(Protocol):
+    """node.rpc.Dispatcher as this module uses it: a body, and the connection's own methods."""
+
     def handle_body(self, body: bytes, session: Any = None) -> Any: ...
 
 
@@ -70,7 +72,7 @@ class WsLimits:
 class WsManager:
     """Owns the WebSocket connections: their slots, and closing them all on stop."""
 
-    def __init__(self, dispatcher: _Dispatcher, hub: SubscriptionHub, limits: WsLimits,
+    def __init__(self, dispatcher: WsDispatcher, hub: SubscriptionHub, limits: WsLimits,
                  max_message: int) -> None:
         self.dispatcher = dispatcher
         self.hub = hub
@@ -309,10 +311,12 @@ class _Connection:
                 self._abort_at = time.monotonic() + self._limits.close_timeout
         self._last_rx, self._ping_at = time.monotonic(), None
         for frame in events:
+            if not isinstance(frame, Frame):
+                continue
             if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-                self._parts = [frame.data]
+                self._parts = [bytes(frame.data)]
             elif frame.opcode is Opcode.CONT:
-                self._parts.append(frame.data)
+                self._parts.append(bytes(frame.data))
             else:
                 continue
             if frame.fin:

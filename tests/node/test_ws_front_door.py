@@ -145,7 +145,8 @@ def test_a_client_that_never_reads_is_cut_off_and_memory_stays_bounded(ws_node: 
     http = requests.Session()
 
     def mine(n: int) -> None:
-        batch = [{"jsonrpc": "2.0", "id": i, "method": "evm_mine"} for i in range(n)]
+        batch: list[dict[str, Any]] = [{"jsonrpc": "2.0", "id": i, "method": "evm_mine"}
+                                       for i in range(n)]
         answers = http.post(ws_node.http, json=batch, timeout=PATIENCE).json()
         assert all("result" in a for a in answers), answers[:1]
 

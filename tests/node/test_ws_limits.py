@@ -14,6 +14,7 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
 
 from tests.node.conftest import NodeHandle
 
@@ -75,7 +76,7 @@ def test_too_many_connections_are_refused_and_a_freed_slot_is_reused(small: Node
 
 def test_subscription_params_are_checked(small: NodeHandle) -> None:
     with connect(ws_url(small)) as ws:
-        for params, words in [
+        cases: list[tuple[list[Any], str]] = [
             (["syncing"], "unknown subscription kind"),
             ([], "expected [kind]"),
             (["logs", {"fromBlock": "0x0"}], "address and topics only"),
@@ -83,7 +84,8 @@ def test_subscription_params_are_checked(small: NodeHandle) -> None:
             (["logs", {"bogus": 1}], "unknown key"),
             (["newHeads", {"x": 1}], "no options"),
             (["newPendingTransactions", True], "hashes only"),
-        ]:
+        ]
+        for params, words in cases:
             answer = call(ws, "eth_subscribe", params)
             assert answer["error"]["code"] == -32602, answer
             assert words in answer["error"]["message"]
@@ -91,10 +93,10 @@ def test_subscription_params_are_checked(small: NodeHandle) -> None:
 
 
 def test_browser_origins_follow_the_cors_policy(small: NodeHandle) -> None:
-    with connect(ws_url(small), origin="http://localhost:5173") as ws:  # type: ignore[arg-type]
+    with connect(ws_url(small), origin=Origin("http://localhost:5173")) as ws:
         assert call(ws, "eth_chainId")["result"] == "0x539"
     with pytest.raises(InvalidStatus) as refused:
-        connect(ws_url(small), origin="https://evil.example")  # type: ignore[arg-type]
+        connect(ws_url(small), origin=Origin("https://evil.example"))
     assert refused.value.response.status_code == 403
 
 

@@ -27,7 +27,7 @@ def ws_url(handle: NodeHandle) -> str:
 
 
 def _signed(handle: NodeHandle, nonce: int, to: str, data: str) -> bytes:
-    tx = {"chainId": handle.config.chain_id, "nonce": nonce, "gas": 200_000, "to": to,
+    tx: dict[str, Any] = {"chainId": handle.config.chain_id, "nonce": nonce, "gas": 200_000, "to": to,
           "data": data, "maxFeePerGas": 0, "maxPriorityFeePerGas": 0, "value": 0}
     return bytes(handle.bootstrap.sign_transaction(tx).raw_transaction)
 
