@@ -6,6 +6,7 @@ HTTP caller of eth_subscribe is told.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from node.server import RpcHttpServer, ServerLimits
+from node.subscriptions import SubscriptionHub
+from node.websocket import WsLimits
 from tests.node.conftest import NodeHandle
 
 PATIENCE = 30
@@ -120,3 +124,45 @@ def test_node_stop_closes_websocket_clients_cleanly(
             while True:
                 ws.recv(timeout=PATIENCE)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_a_client_that_answers_no_ping_is_dropped() -> None:
+    """The server pings a quiet client and closes (1011) one that sends no pong; a plain
+    dispatcher stands in for the node (only the transport is under test)."""
+
+    class Echo:
+        def handle_body(self, body: bytes, session: Any = None) -> Any:
+            return {"jsonrpc": "2.0", "id": 1, "result": "pong"}
+
+    hub = SubscriptionHub(lambda: None, lambda: 0)  # type: ignore[arg-type,return-value]
+    server = RpcHttpServer("127.0.0.1", 0, Echo(), ServerLimits(
+        ws=WsLimits(ping_interval=0.2, ping_timeout=0.5)), hub=hub)
+    server.start()
+    try:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        stream = b""
+        while (chunk := sock.recv(4096)):
+            stream += chunk
+        sock.close()
+        head, _, frames = stream.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        opcodes, codes = [], []
+        while frames:
+            opcode, size = frames[0] & 0x0F, frames[1] & 0x7F
+            payload, frames = frames[2:2 + size], frames[2 + size:]
+            opcodes.append(opcode)
+            if opcode == 0x8:
+                codes.append(int.from_bytes(payload[:2], "big"))
+        assert opcodes[0] == 0x9 and opcodes[-1] == 0x8  # a ping first, a close last
+        assert codes == [1011]
+        assert server.ws is not None
+        for _ in range(int(PATIENCE / 0.05)):  # its slot is freed once both threads ended
+            if len(server.ws) == 0:
+                break
+            time.sleep(0.05)
+        assert len(server.ws) == 0
+    finally:
+        server.stop()
