@@ -62,6 +62,13 @@ def _frame(sid: str, result_json: str) -> bytes:
     return (_FRAME_HEAD + sid + '","result":' + result_json + "}}").encode()
 
 
+def _in_range(crit: LogCriteria, number: int) -> bool:
+    """As geth: a subscription reports new blocks only; numeric fromBlock/toBlock bound them
+    (a tag means no bound)."""
+    return not ((isinstance(crit.from_block, int) and number < crit.from_block)
+                or (isinstance(crit.to_block, int) and number > crit.to_block))
+
+
 def _matches(crit: LogCriteria, address: bytes, topics: tuple[bytes | None, ...]) -> bool:
     """eth_getLogs semantics: any listed address; at each topic position any listed value."""
     if crit.addresses and address not in crit.addresses:
@@ -89,10 +96,9 @@ class Session:
         criteria = None
         if kind == "logs":
             criteria = log_criteria({} if options is None else options, "eth_subscribe")
-            if (criteria.from_block, criteria.to_block, criteria.block_hash) != (None,) * 3:
-                raise InvalidParamsError("eth_subscribe: a logs subscription takes address and "
-                                         "topics only (it reports logs of new blocks; use "
-                                         "eth_getLogs for past ones)")
+            if criteria.block_hash is not None:
+                raise InvalidParamsError("eth_subscribe: a logs subscription reports logs of new "
+                                         "blocks; blockHash is for eth_getLogs")
         elif kind == "newHeads":
             if options not in (None, {}):
                 raise InvalidParamsError("eth_subscribe: newHeads takes no options")
@@ -152,6 +158,8 @@ class Session:
                     self._sink(_frame(sid, header_json))
                 elif sub.kind == "logs":
                     assert sub.criteria is not None
+                    if not _in_range(sub.criteria, number):
+                        continue
                     for address, topics, text in logs:
                         if _matches(sub.criteria, address, topics):
                             self._sink(_frame(sid, text))

@@ -83,7 +83,8 @@ def test_subscription_params_are_checked(small: NodeHandle) -> None:
         cases: list[tuple[list[Any], str]] = [
             (["syncing"], "unknown subscription kind"),
             ([], "expected [kind]"),
-            (["logs", {"fromBlock": "0x0"}], "address and topics only"),
+            (["logs", {"blockHash": "0x" + "11" * 32}], "blockHash is for eth_getLogs"),
+            (["logs", {"fromBlock": "0x5", "toBlock": "0x1"}], "after toBlock"),
             (["logs", {"address": "0x12"}], "address"),
             (["logs", {"bogus": 1}], "unknown key"),
             (["newHeads", {"x": 1}], "no options"),

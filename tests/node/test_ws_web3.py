@@ -106,7 +106,29 @@ def test_web3_websocket_calls_new_heads_and_filtered_contract_logs(
             assert of[nobody] == []
             assert await w3.eth.unsubscribe(by_address) is True
 
-    asyncio.run(scenario())
+    # web3.py's typed subscriptions have no block bounds; a raw client sends them as geth takes
+    # them: new blocks only, a numeric bound limits which, a tag does not
+    with connect(ws_url(h)) as raw:
+        def subscribe(rid: int, params: list[Any]) -> str:
+            raw.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": "eth_subscribe",
+                                 "params": params}))
+            return str(json.loads(raw.recv(timeout=PATIENCE))["result"])
+
+        head = h.w3.eth.block_number
+        ended = subscribe(1, ["logs", {"address": counter.address, "toBlock": hex(head)}])
+        tagged = subscribe(2, ["logs", {"address": counter.address, "fromBlock": "latest"}])
+        sync = subscribe(3, ["newHeads"])  # after the logs: a block's header comes after them
+        asyncio.run(scenario())
+        last = h.w3.eth.block_number
+        by_address_logs = h.rpc("eth_getLogs", [{"fromBlock": hex(head + 1), "toBlock": hex(last),
+                                                 "address": counter.address}])["result"]
+        notes: list[Any] = []
+        while not notes or notes[-1]["subscription"] != sync or \
+                int(notes[-1]["result"]["number"], 16) < last:
+            notes.append(json.loads(raw.recv(timeout=PATIENCE))["params"])
+    assert [n for n in notes if n["subscription"] == ended] == []
+    assert [n["result"] for n in notes if n["subscription"] == tagged] == by_address_logs
+    assert len(by_address_logs) == 2
 
 
 def test_web3_websocket_pending_transaction_hashes(node_handle: NodeHandle) -> None:
