@@ -21,6 +21,7 @@ from node.server import RpcHttpServer, ServerLimits
 from node.subscriptions import SubscriptionHub
 from node.websocket import WsLimits
 from tests.node.conftest import NodeHandle
+from tests.node.test_rpc_hostile_params import HOSTILE, INTERNAL
 
 PATIENCE = 30
 
@@ -167,3 +168,21 @@ def test_a_client_that_answers_no_ping_is_dropped() -> None:
         assert len(server.ws) == 0
     finally:
         server.stop()
+
+
+def test_subscription_methods_answer_hostile_params_in_the_nodes_words(small: NodeHandle) -> None:
+    shapes = [[h] for h in HOSTILE] + [[k, h] for k in ("logs", "newHeads") for h in HOSTILE]
+    with connect(ws_url(small), max_size=None) as ws:
+        for method in ("eth_subscribe", "eth_unsubscribe"):
+            ws.send(json.dumps([{"jsonrpc": "2.0", "id": i, "method": method, "params": p}
+                                for i, p in enumerate(shapes)]))
+            for answer in json.loads(ws.recv(timeout=PATIENCE)):
+                error = answer.get("error")
+                if error is None:  # a hostile value that is a valid subscription after all
+                    if method == "eth_subscribe":
+                        call(ws, "eth_unsubscribe", [answer["result"]], 99_999)
+                    continue
+                sent = shapes[answer["id"]]
+                assert error["code"] in (-32602, -32005), (method, sent, error)
+                assert not INTERNAL.search(error["message"]), (method, sent, error)
+                assert len(error["message"]) < 400, (method, sent, error)
