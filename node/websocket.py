@@ -94,7 +94,7 @@ class WsManager:
         self._slots.release()
 
     def protocol(self) -> ServerProtocol:
-        return ServerProtocol(max_size=self.max_message)
+        return ServerProtocol(max_size=self.max_message, logger=log)
 
     def handshake(self, proto: ServerProtocol, request_head: bytes) -> tuple[bool, bytes]:
         """Answer the upgrade request (already read by the HTTP server): (accepted, bytes)."""

@@ -138,7 +138,7 @@ def test_a_client_that_answers_no_ping_is_dropped() -> None:
 
     hub = SubscriptionHub(lambda: None, lambda: 0)  # type: ignore[arg-type,return-value]
     server = RpcHttpServer("127.0.0.1", 0, Echo(), ServerLimits(
-        ws=WsLimits(ping_interval=0.2, ping_timeout=0.5)), hub=hub)
+        ws=WsLimits(ping_interval=0.2, ping_timeout=0.5, close_timeout=0.2)), hub=hub)
     server.start()
     try:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE)
