@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--cors-origin", action="append", metavar="ORIGIN", type=_cors_origin,
                        help="a web page origin allowed to call the JSON-RPC from a browser, e.g. "
                             "https://remix.ethereum.org (repeatable; local pages always may)")
+    start.add_argument("--ws-max-connections", type=_positive_int, default=128, metavar="N",
+                       help="WebSocket clients on the JSON-RPC port at once (default 128; "
+                            "one more gets 503)")
     start.set_defaults(func=_cmd_node_start)
     register_node_tools(node_sub, DEFAULT_DATA_DIR)
 
@@ -212,6 +215,7 @@ def _cmd_node_start(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, config=args.config, host=args.host, port=args.port,
         block_period=args.block_period, allow_time_travel=args.allow_time_travel,
         cors_origins=tuple(args.cors_origin or ()),
+        ws_max_connections=args.ws_max_connections,
     ))
     node.serve_forever()
     return 0
@@ -284,6 +288,17 @@ def _print_outcome(verb: str, outcome: ProposalOutcome, c: ConsortiumClient) -> 
     tx = outcome.receipt["transactionHash"].hex()
     print(f"proposal {outcome.proposal_id} {verb}: {state} (tx 0x{tx.removeprefix('0x')}, "
           f"block {outcome.receipt['blockNumber']})")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _cors_origin(text: str) -> str:

@@ -36,6 +36,7 @@ class NodeStartOptions:
     block_period: float | None = None
     allow_time_travel: bool = False
     cors_origins: tuple[str, ...] = ()
+    ws_max_connections: int = 128
 
 
 def _config_for(data: DataDir, requested: Path | None) -> ConsortiumConfig:
@@ -79,6 +80,7 @@ def prepare_and_start(options: NodeStartOptions, out: TextIO = sys.stdout):  # t
             block_period=config.block_period if options.block_period is None else options.block_period,
             allow_time_travel=options.allow_time_travel,
             cors_origins=options.cors_origins,
+            ws_max_connections=options.ws_max_connections,
         )
     )
     deployed_privately = False

@@ -28,6 +28,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--block-gas-limit", type=int, default=60_000_000)
     p.add_argument("--max-nonce-gap", type=int, default=64)
     p.add_argument("--mempool-limit", type=int, default=100_000)
+    p.add_argument("--ws-max-connections", type=int, default=128,
+                   help="WebSocket connections on the JSON-RPC port (default 128)")
+    p.add_argument("--ws-max-subscriptions", type=int, default=128,
+                   help="eth_subscribe subscriptions per WebSocket connection (default 128)")
+    p.add_argument("--ws-send-queue", type=int, default=4096,
+                   help="frames queued for a WebSocket client before it is cut off as too "
+                        "slow (default 4096)")
     p.add_argument("--log-level", default="WARNING")
     p.add_argument("--unsafe-skip-store-check", action="store_true",
                    help="serve the store without the start-time integrity check (inspecting a "
@@ -57,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         allow_time_travel=args.allow_time_travel, max_nonce_gap=args.max_nonce_gap,
         mempool_limit=args.mempool_limit, stock_evm=args.stock_evm,
         check_store=not args.unsafe_skip_store_check,
+        ws_max_connections=args.ws_max_connections,
+        ws_max_subscriptions=args.ws_max_subscriptions, ws_send_queue=args.ws_send_queue,
     )
     node = EmbeddedNode(config)
     try:

@@ -33,6 +33,12 @@ class NodeConfig:
     stock_evm: bool = False
     #: browser origins allowed to call the JSON-RPC beyond the local ones (node.cors; "*": any)
     cors_origins: tuple[str, ...] = ()
+    #: WebSocket connections on the JSON-RPC port (beyond them an upgrade gets 503)
+    ws_max_connections: int = 128
+    #: eth_subscribe subscriptions one WebSocket connection may hold
+    ws_max_subscriptions: int = 128
+    #: frames queued for one WebSocket client before it counts as too slow and is cut off
+    ws_send_queue: int = 4096
     #: run the start-time store check (node.integrity). False serves a store the check would
     #: refuse: for inspecting a damaged copy, and for tests that play a node serving bad data;
     #: never for a ledger in service.

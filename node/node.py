@@ -20,12 +20,15 @@ from .config import NodeConfig
 from .core import ChainCore, SealResult
 from .cors import CorsPolicy
 from .errors import NodeError
+from .events import ChainEvents
 from .ingest import TransactionValidator
 from .production import BlockProducer
 from .rpc import Dispatcher
 from .server import RpcHttpServer, ServerLimits
 from .solo import SoloSealer
 from .store import PooledReader
+from .subscriptions import SubscriptionHub
+from .websocket import WsLimits
 
 __all__ = ["EmbeddedNode", "NodeConfig", "NodeStateError", "ProducerFactory"]
 
@@ -48,6 +51,9 @@ class EmbeddedNode:
         self._started = False
         self._server: RpcHttpServer | None = None
         self._block_listeners: list[Callable[[SealResult], None]] = []
+        #: chain events for listeners that must not know the producer (node.events)
+        self.events = ChainEvents()
+        self._hub: SubscriptionHub | None = None
         self.core: ChainCore
         self.producer: BlockProducer
 
@@ -66,12 +72,22 @@ class EmbeddedNode:
                                                   cfg.block_gas_limit)
             self.producer = self._producer_factory(self)
             self.dispatcher = Dispatcher(self)
+            core = self.core
+            self._hub = SubscriptionHub(self.reader, lambda: int(core.head.block_number))
+            self.events.add(self._hub)
             self._server = RpcHttpServer(
                 cfg.host, cfg.port, self.dispatcher,
-                ServerLimits(cors=CorsPolicy.from_list(cfg.cors_origins)))
+                ServerLimits(cors=CorsPolicy.from_list(cfg.cors_origins),
+                             ws=WsLimits(max_connections=cfg.ws_max_connections,
+                                         max_subscriptions=cfg.ws_max_subscriptions,
+                                         send_queue_messages=cfg.ws_send_queue)),
+                hub=self._hub)
+            self._hub.start()
             self.producer.start()
             self._server.start()
         except BaseException:
+            if self._hub is not None:
+                self._hub.stop()
             self.core.close()
             raise
         self._started = True
@@ -89,8 +105,11 @@ class EmbeddedNode:
             return
         self._started = False
         if self._server is not None:
-            self._server.stop()
+            self._server.stop()  # WebSocket clients get a close frame (1001) here
         self.producer.stop()
+        if self._hub is not None:
+            self.events.remove(self._hub)
+            self._hub.stop()
         self.core.close()
 
     def serve_forever(self, until: threading.Event | None = None) -> None:
@@ -132,3 +151,8 @@ class EmbeddedNode:
                 listener(result)
             except Exception:  # a listener never stops block production
                 log.exception("block listener failed on block %d", result.number)
+        self.events.block_committed(result)
+
+    def transactions_pending(self, hashes: list[bytes]) -> None:
+        """The producer reports transactions newly accepted into its mempool (not re-checks)."""
+        self.events.transactions_pending(hashes)

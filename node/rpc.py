@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,8 @@ MAX_REWARD_PERCENTILES = 100
 MAX_BATCH_CALLS = 10_000
 #: bytes of a batch's encoded answer (geth's BatchResponseMaxSize); see Dispatcher._handle_batch
 MAX_BATCH_ANSWER_BYTES = 25_000_000
+#: a connection's own methods (see Dispatcher.handle_body)
+Methods = Mapping[str, Callable[[list[Any] | None], Any]]
 #: methods whose call changes something: once executed, their answer is always given
 _WRITES = frozenset({"eth_sendRawTransaction", "evm_mine", "evm_increaseTime",
                      "evm_setNextBlockTimestamp"})
@@ -84,9 +86,12 @@ class Dispatcher(BlockIndexMethods):
         }
 
     # ---- envelope ---------------------------------------------------------------
-    def handle_body(self, body: bytes) -> Any:
+    def handle_body(self, body: bytes, session: Methods | None = None) -> Any:
         """Decode a request body and return the response: a JSON value, bytes of JSON already
-        encoded (a batch, see :meth:`_handle_batch`), or None (no response)."""
+        encoded (a batch, see :meth:`_handle_batch`), or None (no response).
+
+        ``session``: methods that exist only on the caller's connection (a WebSocket's
+        ``eth_subscribe``/``eth_unsubscribe``); they take precedence over the node's own."""
         if json_too_deep(body):  # before the recursive C decoder sees it (issue 12, defect 1)
             return _error(None, ParseError(
                 f"parse error: JSON nesting deeper than {MAX_JSON_DEPTH} levels"))
@@ -104,10 +109,10 @@ class Dispatcher(BlockIndexMethods):
                 return _error(None, InvalidRequestError(
                     f"invalid request: a batch of {len(request)} calls is more than the limit "
                     f"{self.max_batch_calls}; split it"))
-            return self._handle_batch(request)
-        return self.handle_one(request)
+            return self._handle_batch(request, session)
+        return self.handle_one(request, session)
 
-    def _handle_batch(self, items: list[Any]) -> bytes | None:
+    def _handle_batch(self, items: list[Any], session: Methods | None = None) -> bytes | None:
         """Answer a batch in order, encoded, within :attr:`max_batch_answer_bytes`.
 
         Consecutive well-formed ``eth_sendRawTransaction`` requests go to the producer together
@@ -138,7 +143,7 @@ class Dispatcher(BlockIndexMethods):
                 item = items[i + len(run)]
                 run.append((item.get("id"), "id" in item, raw))
             if len(run) < 2:
-                answer = self.handle_one(items[i])
+                answer = self.handle_one(items[i], session)
                 if answer is not None:
                     answers.add(answer, write=_is_write(items[i]))
                 i += 1
@@ -161,7 +166,7 @@ class Dispatcher(BlockIndexMethods):
                                 write=True)
         return answers.encoded()
 
-    def handle_one(self, request: Any) -> dict[str, Any] | None:
+    def handle_one(self, request: Any, session: Methods | None = None) -> dict[str, Any] | None:
         if not isinstance(request, dict):
             return _error(None, InvalidRequestError("invalid request: expected a JSON object"))
         rid = request.get("id")
@@ -169,7 +174,7 @@ class Dispatcher(BlockIndexMethods):
             return _error(rid, InvalidRequestError(
                 "invalid request: need jsonrpc '2.0' and a string method"))
         method = request["method"]
-        handler = self.methods.get(method)
+        handler = (session.get(method) if session else None) or self.methods.get(method)
         try:
             if handler is None:
                 raise MethodNotFoundError(
@@ -640,6 +645,16 @@ class Dispatcher(BlockIndexMethods):
     def _rpc_evm_mine(self, params: Any) -> str:
         number = self.node.producer.mine()
         return hexint(number) if number is not None else "0x0"
+
+    # ---- subscriptions: only on a WebSocket (node.websocket answers them there) ------------
+    def _rpc_eth_subscribe(self, params: Any) -> Any:
+        raise MethodNotFoundError("eth_subscribe: notifications need a WebSocket connection "
+                                  "(ws://host:port on the JSON-RPC port); over HTTP poll with "
+                                  "eth_newFilter / eth_getFilterChanges")
+
+    def _rpc_eth_unsubscribe(self, params: Any) -> Any:
+        raise MethodNotFoundError("eth_unsubscribe: subscriptions exist only on a WebSocket "
+                                  "connection (ws://host:port on the JSON-RPC port)")
 
     # ---- node identity ---------------------------------------------------------------
     def _rpc_coledger_nodeInfo(self, params: Any) -> dict[str, Any]:

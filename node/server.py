@@ -11,6 +11,10 @@ stdlib server lacks is bounds, so they are added here (issue 12, defect 3):
   so a client that trickles bytes (slowloris) is dropped; a watchdog thread enforces both
   deadlines by shutting the socket down, which wakes the blocked read;
 - bodies over ``max_body`` are refused with 413 before they are read.
+
+A GET asking to upgrade to WebSocket (same host and port) is answered here and the socket is
+handed to :mod:`node.websocket`, which serves it with its own bounded set of connections; the
+Origin rules of :mod:`node.cors` apply to the upgrade as to any browser request.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from ._guard import sane_recursion_limit
 from .cors import CorsPolicy
+from .subscriptions import SubscriptionHub
+from .websocket import WsDispatcher, WsLimits, WsManager
 
 __all__ = ["RpcHttpServer", "ServerLimits", "MAX_BODY"]
 
@@ -53,6 +59,8 @@ class ServerLimits:
     write_timeout: float = 60.0
     #: which browser pages may read the answers (see node.cors)
     cors: CorsPolicy = field(default_factory=CorsPolicy)
+    #: bounds of the WebSocket connections upgraded on the same port (node.websocket)
+    ws: WsLimits = field(default_factory=WsLimits)
 
 
 class _BadBody(Exception):
@@ -139,6 +147,49 @@ class _Handler(BaseHTTPRequestHandler):
             if len(chunk) < size or self.rfile.readline(8) not in (b"\r\n", b"\n"):
                 raise _BadBody(400, "chunked request body cut off or malformed")
             body += chunk
+
+    def do_GET(self) -> None:  # noqa: N802
+        """A WebSocket upgrade; any other GET is told how to call the node."""
+        ws = self.server.ws
+        if ws is None or "websocket" not in self.headers.get("Upgrade", "").lower():
+            self.close_connection = True
+            self._send(405, b'{"error": "JSON-RPC is POST (HTTP) or a WebSocket upgrade (ws://)"}',
+                       extra={"Allow": "POST, OPTIONS"})
+            return
+        origin = self.headers.get("Origin")
+        if origin is not None and not self.server.limits.cors.allows(origin):
+            self.close_connection = True
+            self._send(403, b'{"error": "this origin may not call the node (see --cors-origin)"}',
+                       extra={"Vary": "Origin"})
+            return
+        if not ws.reserve():
+            self.close_connection = True
+            log.warning("WebSocket upgrade from %s refused: %d connections open (the limit)",
+                        self.client_address, self.server.limits.ws.max_connections)
+            self._send(503, _BUSY_WS, extra={"Retry-After": "1"})
+            return
+        adopted = False
+        try:
+            proto = ws.protocol()
+            head = "".join([f"{self.requestline}\r\n",
+                            *(f"{k}: {v}\r\n" for k, v in self.headers.items()), "\r\n"])
+            accepted, answer = ws.handshake(proto, head.encode("latin-1"))
+            self.server.watchdog.unwatch(self.connection)
+            self.close_connection = True
+            self.wfile.write(answer)
+            if not accepted:
+                return
+            self.connection.setblocking(False)  # what the client sent after the upgrade
+            try:
+                leftover = self.rfile.read1(65536) or b""
+            except OSError:
+                leftover = b""
+            self.server.detach(self.connection)
+            adopted = True
+            ws.adopt(self.connection, proto, leftover, self.client_address)
+        finally:
+            if not adopted:
+                ws.release()
 
     def do_POST(self) -> None:  # noqa: N802
         max_body = self.server.limits.max_body
@@ -274,14 +325,21 @@ _BUSY = json.dumps({"jsonrpc": "2.0", "id": None, "error": {
     "code": -32005, "message": "server busy: too many open connections; retry shortly"}}).encode()
 
 
+_BUSY_WS = json.dumps({"error": "server busy: too many WebSocket connections; retry shortly"}
+                      ).encode()
+
+
 class _Server(HTTPServer):
     allow_reuse_address = True
     request_queue_size = 1024  # a burst of connects waits in the backlog, not in SYN retries
 
     def __init__(self, addr: tuple[str, int], dispatcher: _Dispatcher,
-                 limits: ServerLimits) -> None:
+                 limits: ServerLimits, ws: WsManager | None = None) -> None:
         self.dispatcher = dispatcher
         self.limits = limits
+        self.ws = ws
+        self._detached: set[int] = set()
+        self._detached_lock = threading.Lock()
         self.watchdog = _Watchdog()
         self._slots = threading.BoundedSemaphore(limits.max_connections)
         super().__init__(addr, _Handler)
@@ -299,10 +357,19 @@ class _Server(HTTPServer):
                 self.handle_error(request, client_address)
             finally:
                 self.watchdog.unwatch(request)
-                self.shutdown_request(request)
+                with self._detached_lock:
+                    detached = id(request) in self._detached
+                    self._detached.discard(id(request))
+                if not detached:
+                    self.shutdown_request(request)
                 self._slots.release()
 
         self.workers.submit(serve)
+
+    def detach(self, request: socket.socket) -> None:
+        """The socket now belongs to a WebSocket connection: serve() must not close it."""
+        with self._detached_lock:
+            self._detached.add(id(request))
 
     def _refuse(self, request: socket.socket) -> None:
         """503 and close, from the accepting thread, without waiting on the client."""
@@ -325,7 +392,9 @@ class RpcHttpServer:
     """Owns the listening socket and its serving thread."""
 
     def __init__(self, host: str, port: int, dispatcher: _Dispatcher,
-                 limits: ServerLimits | None = None) -> None:
+                 limits: ServerLimits | None = None,
+                 hub: SubscriptionHub | None = None) -> None:
+        """``hub``: with one, GET upgrades to WebSocket are served (node.websocket)."""
         if host == "localhost":
             host = "127.0.0.1"
         if not ipaddress.ip_address(host).is_loopback:
@@ -333,7 +402,10 @@ class RpcHttpServer:
         sane_recursion_limit()  # serving threads never run with py_ecc's 100,000
         self.host = host
         self.limits = limits or ServerLimits()
-        self._server = _Server((host, port), dispatcher, self.limits)
+        # with a hub the dispatcher is node.rpc's, which also takes a connection's methods
+        self.ws = None if hub is None else WsManager(cast(WsDispatcher, dispatcher), hub,
+                                                     self.limits.ws, self.limits.max_body)
+        self._server = _Server((host, port), dispatcher, self.limits, self.ws)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -349,5 +421,7 @@ class RpcHttpServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        if self.ws is not None:
+            self.ws.stop()
         self._server.watchdog.stop()
         self._server.workers.stop()

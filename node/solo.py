@@ -90,6 +90,7 @@ class SoloSealer(BlockProducer):
     def submit(self, raw: bytes) -> bytes:
         ptx = self._node.validator.validate(raw)
         self.mempool.add(ptx, self._core.state_nonce(ptx.sender))
+        self._node.transactions_pending([ptx.hash])
         self._pending_event.set()
         return ptx.hash
 

@@ -182,6 +182,8 @@ class LedgerApplication(Application):
             self.pool.admit(ptx)
         except RpcError as exc:
             return abci.ResponseCheckTx(code=_code(exc), log=exc.message)
+        if req.type != abci.RECHECK:  # a re-check after Commit is not news
+            self._node.transactions_pending([ptx.hash])
         return abci.ResponseCheckTx(code=0, gas_wanted=int(ptx.tx.gas))
 
     # ---- proposals -----------------------------------------------------------------------

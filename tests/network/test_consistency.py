@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.network.conftest import Net
 from tests.network.load import (
@@ -320,3 +323,36 @@ def test_a_stranger_node_cannot_peer_and_is_logged(net: Net, tmp_path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_websocket_subscriptions_on_a_validator_see_what_another_validator_took_in(
+        net: Net) -> None:
+    """Every validator serves WebSocket JSON-RPC: a transaction sent to validator 1 is reported
+    by validator 2's subscriptions as pending (CometBFT gossiped it to its CheckTx), then its
+    log and its block as they commit there."""
+    m = net.members[1]
+    with connect(net.urls[2].replace("http://", "ws://")) as ws:
+        def call(rid: int, method: str, params: list[Any]) -> Any:
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method,
+                                "params": params}))
+            while True:
+                msg = json.loads(ws.recv(timeout=60))
+                if msg.get("id") == rid:
+                    return msg["result"]
+
+        heads = call(1, "eth_subscribe", ["newHeads"])
+        logs = call(2, "eth_subscribe", ["logs", {"address": net.contract}])
+        pending = call(3, "eth_subscribe", ["newPendingTransactions"])
+        nonce = int(rpc(net.urls[1], "eth_getTransactionCount", [m.address, "pending"]), 16)
+        raw = sign(m, nonce, net.contract, b"websocket".rjust(32, b"\0"))
+        tx_hash = rpc(net.urls[1], "eth_sendRawTransaction", ["0x" + raw.hex()])
+        receipt = wait_for_receipts(net.urls[1], [tx_hash])[tx_hash]
+        seen: dict[str, list[Any]] = {heads: [], logs: [], pending: []}
+        while not seen[logs] or not seen[heads] or \
+                int(seen[heads][-1]["number"], 16) < int(receipt["blockNumber"], 16):
+            note = json.loads(ws.recv(timeout=60))["params"]
+            seen[note["subscription"]].append(note["result"])
+    assert tx_hash in seen[pending]
+    assert [(lg["transactionHash"], lg["removed"]) for lg in seen[logs]] == [(tx_hash, False)]
+    block = rpc(net.urls[2], "eth_getBlockByNumber", [receipt["blockNumber"], False])
+    assert block["hash"] in [h["hash"] for h in seen[heads]]
