@@ -28,11 +28,14 @@ module.exports = {
     settings: { optimizer: { enabled: true, runs: 1000000 }, viaIR: true, evmVersion: "cancun" },
   },
   networks: {
-    // `coledger node start` (the embedded py-evm node); chain id from its genesis.
+    // `coledger node start` (the embedded py-evm node); chain id from its genesis. No gasPrice:
+    // Hardhat's automatic fees (a 1-wei tip) are accepted and never charged, as gas is free.
+    // Transactions are signed here with an admitted member's key from COLEDGER_PRIVATE_KEY
+    // (the node has no unlocked accounts).
     embedded: {
       url: process.env.COLEDGER_RPC_URL || "http://127.0.0.1:8545",
       chainId: Number(process.env.COLEDGER_CHAIN_ID || 1337),
-      gasPrice: 0,
+      accounts: process.env.COLEDGER_PRIVATE_KEY ? [process.env.COLEDGER_PRIVATE_KEY] : [],
     },
     // A Besu QBFT network of the consortium (one validator per institution); free gas.
     besu: {

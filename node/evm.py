@@ -5,8 +5,9 @@ py-evm and must use *exactly* this VM configuration and genesis, so both the nod
 the replay build their chain with :func:`chain_class` and :func:`genesis_header_params`.
 
 Gas is free on this consortium chain (like Besu free-gas networks or FISCO BCOS): the
-base fee per gas is 0 in genesis and every block, but gas is still metered and bounded
-by a constant per-block gas limit.
+base fee per gas is 0 in genesis and every block, a transaction's offered price or tip is
+never charged (:class:`ColedgerState`), but gas is still metered and bounded by a constant
+per-block gas limit.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from eth.abc import (
     BlockHeaderAPI,
     ReceiptAPI,
     SignedTransactionAPI,
+    TransactionContextAPI,
     WithdrawalAPI,
 )
 from eth.chains.base import MiningChain
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
+from eth.vm.forks.homestead.validation import validate_homestead_transaction
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
@@ -73,7 +77,41 @@ class ColedgerComputation(PragueComputation):
 
 
 class ColedgerState(PragueState):
+    """Prague's state with coledger's fee rule: fees are offered, never charged.
+
+    Why: the native coin means nothing on this chain (members hold none), yet ethers, viem,
+    cast and Hardhat add a priority fee even when ``eth_maxPriorityFeePerGas`` says 0 (alloy's
+    floor is 1 wei), and py-evm would then refuse the sender's "insufficient funds". Charging
+    nothing whatever the transaction offers lets every tool's defaults work without handing
+    out coin (so no account, member or not, ever gets any): the price fields are kept in the
+    signed transaction, but the effective gas price is 0 — nothing is bought, refunded or paid
+    to the coinbase, and GASPRICE reads 0. The rule is consensus: the node, the CometBFT
+    application and the auditor's replay all execute with this class.
+    """
+
     computation_class = ColedgerComputation
+
+    def get_gas_price(self, transaction: SignedTransactionAPI) -> int:
+        """What the sender pays per gas: always 0."""
+        return 0
+
+    def get_tip(self, transaction: SignedTransactionAPI) -> int:
+        """What the coinbase earns per gas: always 0."""
+        return 0
+
+    def get_transaction_context(
+        self, transaction: SignedTransactionAPI
+    ) -> TransactionContextAPI:
+        """GASPRICE and the refund both use the price actually paid: 0."""
+        return self.get_transaction_context_class()(gas_price=0, origin=transaction.sender)
+
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        """Homestead's checks (signature ``s``; balance covers value, as the price is 0; nonce);
+        London's and Cancun's fee-cap balance checks are what this rule removes. Blob
+        transactions (which the node never admits) stay invalid."""
+        if transaction.type_id == BLOB_TX_TYPE:
+            raise ValidationError("blob transactions are not supported on coledger")
+        validate_homestead_transaction(self, transaction)
 
 
 class ColedgerVM(PragueVM):

@@ -2,7 +2,7 @@
 
 Checks, cheapest first: RLP/typed-envelope decoding, chain id (legacy transactions
 without EIP-155 replay protection are refused), signature, gas bounds, admission
-(Consortium), balance (only when the transaction costs something). Nonce rules belong to
+(Consortium), balance (only when the transaction sends value: gas is never charged). Nonce rules belong to
 whoever queues the transaction: the solo mempool or the CometBFT application's CheckTx.
 """
 
@@ -137,11 +137,11 @@ class TransactionValidator:
             except AdmissionDeniedError as exc:
                 raise AdmissionDeniedError(
                     f"authorizationList[{i}]: {describe(auth)} refused: {exc}") from exc
-        cost = price * tx.gas + tx.value
-        if cost:
+        if tx.value:  # gas is never charged (node.evm.ColedgerState): only value costs coin
             balance = self._core.balance(sender)
-            if balance < cost:
+            if balance < tx.value:
                 raise InsufficientFundsError(
-                    f"insufficient funds for gas * price + value: sender "
-                    f"{to_checksum_address(sender)} has {balance}, needs {cost}"
+                    f"insufficient funds for value: sender {to_checksum_address(sender)} has "
+                    f"{balance}, the transaction sends {tx.value} (gas is free on coledger; "
+                    f"member accounts hold no native coin)"
                 )

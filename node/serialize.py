@@ -34,11 +34,11 @@ def _addr(value: bytes | None) -> str | None:
     return None if not value else to_checksum_address(value)
 
 
-def effective_gas_price(tx: SignedTransactionAPI, base_fee: int = 0) -> int:
-    """Price actually paid per gas (base fee is always 0 on coledger)."""
-    if tx.type_id is None or tx.type_id == 1:
-        return int(tx.gas_price)
-    return int(min(tx.max_fee_per_gas, base_fee + tx.max_priority_fee_per_gas))
+def effective_gas_price(tx: SignedTransactionAPI) -> int:
+    """Price actually paid per gas: 0 whatever the transaction offered, because coledger
+    charges no fee (base fee 0, tips not charged: :class:`node.evm.ColedgerState`). A receipt
+    that said otherwise would tell a client it paid what no balance ever lost."""
+    return 0
 
 
 def tx_json(

@@ -26,10 +26,15 @@ fi
 PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
   | { grep -v -i -E "^warning: location|is ignored" || true; }
 
-# `npm install` (not `npm ci`): npm 11's lock omits the other platforms' optional anvil binaries,
-# which `npm ci` then reports as out of sync. The lock still pins every version installed.
-if [ ! -d node_modules/solc ] || [ ! -d node_modules/@foundry-rs/anvil ] \
-   || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# `npm install` (not `npm ci`): npm 11's lock omits the other platforms' optional anvil and cast
+# binaries, which `npm ci` then reports as out of sync. The lock still pins every version
+# installed (package.json names exact versions), and a second run leaves the lock unchanged.
+# The real-clients test stage needs ethers, viem and cast besides solc, Hardhat and anvil.
+npm_missing=0
+for pkg in solc hardhat @foundry-rs/anvil @foundry-rs/cast ethers viem; do
+  [ -d "node_modules/$pkg" ] || npm_missing=1
+done
+if [ "$npm_missing" = 1 ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error
 fi
 echo "[install] ok: $(.venv/bin/python --version), node $(node --version), $(.venv/bin/coledger --help >/dev/null && echo coledger CLI ready)"

@@ -24,11 +24,18 @@ echo "== lint (ruff) =="
 .venv/bin/ruff check .
 
 echo "== pytest on the embedded node =="
-.venv/bin/python -m pytest -q tests --ignore=tests/network --ignore=tests/cometbft "$@"
+.venv/bin/python -m pytest -q tests --ignore=tests/network --ignore=tests/cometbft \
+  --ignore=tests/clients "$@"
 
-echo "== chain-portable tests on anvil (all but the embedded node's own: node, e2e, audit) =="
+# ethers v6, viem, Foundry's cast and Hardhat 2 (npm, pinned in package.json) with their default
+# fees against the embedded node as a process: deploy, every transaction type, events by polling,
+# access lists, overrides, block receipts, a non-member refused.
+echo "== real clients (ethers, viem, cast, Hardhat) on the embedded node =="
+.venv/bin/python -m pytest -q tests/clients "$@"
+
+echo "== chain-portable tests on anvil (all but the embedded node's own: node, e2e, audit, clients) =="
 COLEDGER_TEST_CHAIN=anvil .venv/bin/python -m pytest -q tests \
-  --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit \
+  --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit --ignore=tests/clients \
   --ignore=tests/network --ignore=tests/cometbft "$@"
 
 # The consortium network: CometBFT (pinned, built with Go on first use into ./.tools) under the

@@ -133,19 +133,19 @@ def build_varied_chain(node: Node) -> None:
     nonce += 1
     to = node.log_contract
     mixed = [
-        # legacy EIP-155
-        {"chainId": chain_id, "nonce": nonce, "gas": 100_000, "gasPrice": 0, "to": to,
+        # legacy EIP-155, offering a price as tools do (never charged: node.evm.ColedgerState)
+        {"chainId": chain_id, "nonce": nonce, "gas": 100_000, "gasPrice": 10**9, "to": to,
          "data": "0x" + "11" * 32},
         # type 1 with an access list
-        {"chainId": chain_id, "nonce": nonce + 1, "gas": 100_000, "gasPrice": 0, "to": to,
+        {"chainId": chain_id, "nonce": nonce + 1, "gas": 100_000, "gasPrice": 7, "to": to,
          "data": "0x" + "22" * 40, "accessList": [{"address": to, "storageKeys": [
              "0x" + int(boot.address, 16).to_bytes(32, "big").hex()]}]},
-        # type 2
-        {"chainId": chain_id, "nonce": nonce + 2, "gas": 100_000, "maxFeePerGas": 0,
-         "maxPriorityFeePerGas": 0, "to": to, "data": "0x" + "33" * 32},
-        # reverts: unknown selector on the Consortium (no fallback)
-        {"chainId": chain_id, "nonce": nonce + 3, "gas": 100_000, "maxFeePerGas": 0,
-         "maxPriorityFeePerGas": 0, "to": node.consortium, "data": "0xdeadbeef"},
+        # type 2 with a tip (what ethers, viem, cast and Hardhat add by default)
+        {"chainId": chain_id, "nonce": nonce + 2, "gas": 100_000, "maxFeePerGas": 2 * 10**9,
+         "maxPriorityFeePerGas": 10**9, "to": to, "data": "0x" + "33" * 32},
+        # reverts: unknown selector on the Consortium (no fallback); alloy's 1-wei minimum tip
+        {"chainId": chain_id, "nonce": nonce + 3, "gas": 100_000, "maxFeePerGas": 1,
+         "maxPriorityFeePerGas": 1, "to": node.consortium, "data": "0xdeadbeef"},
         # out of gas in the logging contract
         {"chainId": chain_id, "nonce": nonce + 4, "gas": 22_000, "maxFeePerGas": 0,
          "maxPriorityFeePerGas": 0, "to": to, "data": "0x" + "44" * 32},

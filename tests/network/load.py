@@ -52,9 +52,11 @@ def rpc(url: str, method: str, params: list[Any] | None = None, timeout: float =
     return reply["result"]
 
 
-def sign(account: LocalAccount, nonce: int, to: str | None, data: bytes, gas: int = 300_000) -> bytes:
-    tx: dict[str, Any] = {"nonce": nonce, "gas": gas, "gasPrice": 0, "data": data,
-                          "chainId": CHAIN_ID, "value": 0}
+def sign(account: LocalAccount, nonce: int, to: str | None, data: bytes, gas: int = 300_000,
+         fees: dict[str, int] | None = None) -> bytes:
+    """A signed call; ``fees`` replaces the zero gas price (offered, never charged)."""
+    tx: dict[str, Any] = {"nonce": nonce, "gas": gas, "data": data, "chainId": CHAIN_ID,
+                          "value": 0, **(fees or {"gasPrice": 0})}
     if to is not None:
         tx["to"] = to
     return bytes(Account.sign_transaction(tx, account.key).raw_transaction)
