@@ -12,15 +12,22 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from web3.exceptions import ContractCustomError
+
 from client.config import DataDir
 from client.consortium import ConsortiumClient
 from client.errors import CoLedgerValueError
 from client.parameter_view import parameter_rows
 from client.proposal_view import describe_proposal
+from client.revert import decode_revert
 
-__all__ = ["add_parameters_command", "add_proposal_command"]
+__all__ = ["ProposalNotFoundError", "add_parameters_command", "add_proposal_command"]
 
 Consortium = Callable[[argparse.Namespace], ConsortiumClient]
+
+
+class ProposalNotFoundError(CoLedgerValueError):
+    """`consortium proposal N` for an id the Consortium does not have."""
 
 
 def add_parameters_command(cons_sub: Any, add_chain_args: Callable[[argparse.ArgumentParser], None],
@@ -67,10 +74,13 @@ def _cmd_parameters(args: argparse.Namespace, c: ConsortiumClient) -> int:
 
 
 def _cmd_proposal(args: argparse.Namespace, c: ConsortiumClient) -> int:
-    count = int(c.contract.functions.proposalCount().call())
-    if not 1 <= args.proposal_id <= count:
+    try:
+        c.proposal(args.proposal_id)
+    except ContractCustomError as exc:  # ConsortiumUnknownProposal: say which ids exist
+        count = int(c.contract.functions.proposalCount().call())
         known = f"1..{count}" if count else "none yet"
-        raise CoLedgerValueError(f"no proposal {args.proposal_id} (proposals on this chain: {known})")
+        revert = decode_revert(exc.data if isinstance(exc.data, str | bytes) else None)
+        raise ProposalNotFoundError(f"the chain refused: {revert} (proposals on this chain: {known})") from exc
     view = describe_proposal(c, args.proposal_id, _contracts(args))
     if args.json:
         print(json.dumps(view.as_json(), indent=2, default=str))

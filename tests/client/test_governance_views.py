@@ -187,7 +187,8 @@ def test_every_kind_decodes_from_its_encoded_arguments_alone() -> None:
         text, action = decode_action(kind, encode(types, values), ctx)
         assert text.startswith(summary), (kind, text)
         assert action["details"], kind
-    _, unknown = decode_action(ActionKind.SET_PARAMETER, encode(["bytes32", "uint256"], [b"p".ljust(32, b"\0"), 1]), _ctx())
+    stray = encode(["bytes32", "uint256"], [b"p".ljust(32, b"\0"), 1])
+    _, unknown = decode_action(ActionKind.SET_PARAMETER, stray, _ctx())
     assert unknown["parameter"] is None and "read by no coledger contract" in unknown["details"][0][1]
     _, executed = decode_action(ActionKind.SET_PARAMETER, encode(["bytes32", "uint256"], [cap.key, 5]),
                                 _ctx(executed_events={"ParameterSet": [{"oldValue": 7, "newValue": 5}]}))
