@@ -12,7 +12,7 @@ so every kind is testable without a chain; `describe_proposal` builds that snaps
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,7 @@ class Context:
     contracts: dict[str, str] = field(default_factory=dict)  # lower-case address -> name
     validators: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # key -> (member, power)
     executed_events: dict[str, list[Mapping[str, Any]]] = field(default_factory=dict)
+    executed: bool = False
 
     def member(self, member_id: int) -> str:
         m = self.members.get(member_id)
@@ -75,6 +76,7 @@ class ProposalView:
     threshold: int
     approved_by: list[tuple[int, str]]
     deadline: int
+    executed: bool = False
     executed_tx: str | None = None
     executed_block: int | None = None
     executed_time: int | None = None
@@ -86,7 +88,7 @@ class ProposalView:
             "approvals": self.approvals, "threshold": self.threshold,
             "approved_by": [{"id": i, "name": n} for i, n in self.approved_by],
             "deadline": self.deadline, "deadline_iso": iso(self.deadline),
-            "executed": self.executed_tx is not None, "executed_tx": self.executed_tx,
+            "executed": self.executed, "executed_tx": self.executed_tx,
             "executed_block": self.executed_block,
             "executed_time": self.executed_time,
             "executed_time_iso": None if self.executed_time is None else iso(self.executed_time),
@@ -125,8 +127,13 @@ _TYPES: dict[ActionKind, list[str]] = {
 }
 
 
+_ROLE_VALUES = frozenset(int(r) for r in Role)
+_ACTION_VALUES = frozenset(int(a) for a in Action)
+Decoder = Callable[[tuple[Any, ...], Context], tuple[str, dict[str, Any]]]
+
+
 def _role(value: int) -> str:
-    return Role(value).name.lower().replace("_", "-") if value in iter(Role) else f"role {value} (unknown)"
+    return Role(value).name.lower().replace("_", "-") if value in _ROLE_VALUES else f"role {value} (unknown)"
 
 
 def _roles(mask: int) -> list[str]:
@@ -164,7 +171,7 @@ def _remove_member(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any
              "details": [("member", ctx.member(member_id)), ("key", m.key if m else "?")]})
 
 
-def _role_change(grant: bool) -> Any:
+def _role_change(grant: bool) -> Decoder:
     def decode_role(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any]]:
         member_id, role = v
         verb = "grant" if grant else "revoke"
@@ -230,6 +237,9 @@ def _add_validator(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any
 def _remove_validator(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any]]:
     key = bytes(v[0])
     member_id, power = ctx.validators.get(key, (None, None))
+    done = ctx.event("ValidatorRemoved")
+    if done is not None:
+        member_id = int(done["memberId"])
     who = ctx.member(member_id) if member_id else "not in the current set"
     return (f"remove validator {base64.b64encode(key).decode()} ({who})",
             {"consensus_key": base64.b64encode(key).decode(), "consensus_key_hex": "0x" + key.hex(),
@@ -240,11 +250,13 @@ def _remove_validator(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, 
 def _set_power(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any]]:
     key, power = bytes(v[0]), int(v[1])
     member_id, current = ctx.validators.get(key, (None, None))
+    if ctx.executed:  # the event carries only the new power: the old one is gone
+        current = None
     who = ctx.member(member_id) if member_id else "not in the current set"
-    change = f"{current} -> {power}" if current is not None and not ctx.executed_events else str(power)
+    change = f"{current} -> {power}" if current is not None else str(power)
     return (f"set the power of validator {base64.b64encode(key).decode()} ({who}) to {power}",
             {"consensus_key": base64.b64encode(key).decode(), "consensus_key_hex": "0x" + key.hex(),
-             "member_id": member_id, "old": current if not ctx.executed_events else None, "new": power,
+             "member_id": member_id, "old": current, "new": power,
              "details": [("key", _vkey(key)), ("member", who), ("power", change)]})
 
 
@@ -264,7 +276,7 @@ def _call(v: tuple[Any, ...], ctx: Context) -> tuple[str, dict[str, Any]]:
             {"target": target, "contract": shown, "function": fn, "args": rows, "details": details})
 
 
-_DECODERS = {
+_DECODERS: dict[ActionKind, Decoder] = {
     ActionKind.ADD_MEMBER: _add_member,
     ActionKind.REMOVE_MEMBER: _remove_member,
     ActionKind.GRANT_ROLE: _role_change(True),
@@ -328,7 +340,7 @@ def _text(param: Mapping[str, Any], value: Any, ctx: Context) -> str:
     name = str(param["name"]).lower()
     internal = str(param.get("internalType", ""))
     if internal.startswith("enum") and internal.endswith(".Action") and isinstance(value, int):
-        return Action(value).name if value in iter(Action) else str(value)
+        return Action(value).name if value in _ACTION_VALUES else str(value)
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, bytes):
@@ -364,7 +376,7 @@ def describe_proposal(c: ConsortiumClient, proposal_id: int,
     governed call's target."""
     info = c.proposal(proposal_id)
     members = {m.member_id: m for m in c.members(include_removed=True)}
-    ctx = Context(members=members, threshold=c.threshold(),
+    ctx = Context(members=members, threshold=c.threshold(), executed=info.executed,
                   contracts={a.lower(): n for n, a in (contracts or {}).items()})
     executed_tx = executed_block = executed_time = None
     if info.executed:
@@ -397,7 +409,7 @@ def describe_proposal(c: ConsortiumClient, proposal_id: int,
         proposal_id=proposal_id, kind=info.kind, summary=summary, action=action, status=status,
         proposer=(info.proposer_id, members[info.proposer_id].name if info.proposer_id in members else "?"),
         approvals=info.approvals, threshold=ctx.threshold,
-        approved_by=approved_by, deadline=info.deadline, executed_tx=executed_tx,
+        approved_by=approved_by, deadline=info.deadline, executed=info.executed, executed_tx=executed_tx,
         executed_block=executed_block, executed_time=executed_time,
     )
 
@@ -411,7 +423,7 @@ def _execution_receipt(c: ConsortiumClient, proposal_id: int) -> Any:
 
 def _events(c: ConsortiumClient, receipt: Any) -> dict[str, list[Mapping[str, Any]]]:
     found: dict[str, list[Mapping[str, Any]]] = {}
-    for name in ("ParameterSet", "ThresholdChanged", "KeyRotated", "GovernedCallExecuted"):
+    for name in ("ParameterSet", "ThresholdChanged", "KeyRotated", "ValidatorRemoved"):
         events = getattr(c.contract.events, name)().process_receipt(receipt, errors=DISCARD)
         if events:
             found[name] = [dict(e["args"]) for e in events]

@@ -130,6 +130,18 @@ def test_each_proposal_kind_the_chain_holds_is_decoded_with_names(world: World) 
         assert view.proposer == (1, "Lead Bank") and "open" in view.status
         text = "\n".join(view.lines())
         assert "#1 Lead Bank" in text and "Z (" in text
+    # executed: old values come from the execution's events (the state has moved on)
+    rotate, power, removal = (cases[i][0].proposal_id for i in (4, 6, 7))
+    for pid in (rotate, power, removal):
+        assert world.gov2.approve(pid).executed
+    rotated = describe_proposal(g, rotate, world.contracts)
+    assert (rotated.status, rotated.executed) == ("executed", True)
+    assert (rotated.action["old_key"], rotated.action["new_key"]) == (world.partner_c, newcomer)
+    powered = describe_proposal(g, power, world.contracts)
+    assert (powered.action["old"], powered.action["new"], powered.action["member_id"]) == (None, 12, 2)
+    removed = describe_proposal(g, removal, world.contracts)
+    assert removed.action["member_id"] == 3 and "#3 Partner Bank B" in removed.summary
+
     call = describe_proposal(g, cases[-1][0].proposal_id, world.contracts)
     args = {a["name"]: a["text"] for a in call.action["args"]}
     assert args["terms.singleDrawCap"] == "4,000,000 fen (40,000.00 RMB)"
