@@ -16,7 +16,7 @@ from typing import Any
 from client.audit.cli import register as register_audit
 from client.cli_errors import run_guarded
 from client.cli_flows import register as register_flows
-from client.cli_governance import add_parameters_command, add_proposal_command
+from client.cli_governance import add_parameters_command, add_proposal_command, proposal_id
 from client.cli_lending import register as register_lending
 from client.cli_network import cmd_node_start_validator
 from client.cli_network import register as register_network
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("approve", "execute"):
         p = cons_sub.add_parser(verb, help=f"{verb} a proposal (as a governor)")
         _add_chain_args(p, signing=True)
-        p.add_argument("proposal_id", type=int)
+        p.add_argument("proposal_id", type=proposal_id)
         p.set_defaults(func=_cmd_vote, verb=verb)
     register_lending(sub)
     register_flows(sub)

@@ -21,13 +21,24 @@ from client.parameter_view import parameter_rows
 from client.proposal_view import describe_proposal
 from client.revert import decode_revert
 
-__all__ = ["ProposalNotFoundError", "add_parameters_command", "add_proposal_command"]
+__all__ = ["ProposalNotFoundError", "add_parameters_command", "add_proposal_command", "proposal_id"]
 
 Consortium = Callable[[argparse.Namespace], ConsortiumClient]
 
 
 class ProposalNotFoundError(CoLedgerValueError):
     """`consortium proposal N` for an id the Consortium does not have."""
+
+
+def proposal_id(text: str) -> int:
+    """argparse type: a proposal id (1 .. 2^256 - 1), named in the usage error if not."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"proposal id {text!r} is not an integer") from None
+    if not 1 <= value < 2**256:
+        raise argparse.ArgumentTypeError(f"proposal id {text} is not a positive integer below 2^256")
+    return value
 
 
 def add_parameters_command(cons_sub: Any, add_chain_args: Callable[[argparse.ArgumentParser], None],
@@ -44,7 +55,7 @@ def add_proposal_command(cons_sub: Any, add_chain_args: Callable[[argparse.Argum
     """Add `consortium proposal N [--json]`."""
     p = cons_sub.add_parser("proposal", help="show one proposal, decoded (what it does, approvals, status)")
     add_chain_args(p)
-    p.add_argument("proposal_id", type=int)
+    p.add_argument("proposal_id", type=proposal_id)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=lambda args: _cmd_proposal(args, consortium(args)))
 

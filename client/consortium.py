@@ -222,6 +222,8 @@ class ConsortiumClient:
         return int(self.contract.functions.governorCount().call())
 
     def parameter(self, name: str) -> int:
+        """The stored value of `name` (any name: a read changes nothing; 0 if never set).
+        `client.parameters` has the names the contracts read; `propose_set_parameter` refuses others."""
         return int(self.contract.functions.parameter(parameter_key(name)).call())
 
     def proposal(self, proposal_id: int) -> ProposalInfo:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,15 @@ def test_the_readme_block_changes_the_cap_and_every_view_shows_it_readably(node:
     after = json.loads(_ok(node, "consortium", "parameters", "--json"))
     cap = next(r for r in after if r["name"] == "lending.borrowerExposureCap")
     assert (cap["value"], cap["in_force"], cap["set"]) == (20_000_000, 20_000_000, True)
+
+
+@pytest.mark.parametrize("bad, words", [("-5", "not a positive integer"), ("x", "'x' is not an integer"),
+                                        (str(2**256), "not a positive integer below 2^256")])
+def test_a_malformed_proposal_id_is_a_usage_line_naming_it(tmp_path: Path, bad: str, words: str) -> None:
+    for verb in (["proposal"], ["approve", "--as", "lead-bank"]):
+        err = io.StringIO()
+        with redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+            main(["consortium", *verb, "--data-dir", str(tmp_path), "--", bad])
+        assert exit_.value.code == 2
+        last = err.getvalue().strip().splitlines()[-1]
+        assert last.startswith("coledger consortium") and words in last, err.getvalue()
