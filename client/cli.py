@@ -7,7 +7,6 @@ Every subcommand that writes to the chain signs locally with a key from an encry
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
@@ -17,6 +16,7 @@ from typing import Any
 from client.audit.cli import register as register_audit
 from client.cli_errors import run_guarded
 from client.cli_flows import register as register_flows
+from client.cli_governance import add_parameters_command, add_proposal_command, proposal_id
 from client.cli_lending import register as register_lending
 from client.cli_network import cmd_node_start_validator
 from client.cli_network import register as register_network
@@ -95,10 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     members.add_argument("--all", action="store_true", help="include removed members")
     members.set_defaults(func=_cmd_members)
 
-    show = cons_sub.add_parser("proposal", help="show one proposal")
-    _add_chain_args(show)
-    show.add_argument("proposal_id", type=int)
-    show.set_defaults(func=_cmd_proposal)
+    add_proposal_command(cons_sub, _add_chain_args, _consortium)
+    add_parameters_command(cons_sub, _add_chain_args, _consortium)
 
     propose = cons_sub.add_parser("propose", help="propose a governance change (as a governor)")
     _add_chain_args(propose, signing=True)
@@ -118,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("new_address")
     k = kinds.add_parser("set-threshold", help="change M of the M-of-N approval rule")
     k.add_argument("threshold", type=int)
-    k = kinds.add_parser("set-parameter", help="set a named parameter (integer)")
+    k = kinds.add_parser("set-parameter", help="set a governed parameter (integer, in its unit; "
+                         "`consortium parameters` lists the names)")
     k.add_argument("name")
     k.add_argument("value", type=int)
     add_propose_kinds(kinds)
@@ -128,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in ("approve", "execute"):
         p = cons_sub.add_parser(verb, help=f"{verb} a proposal (as a governor)")
         _add_chain_args(p, signing=True)
-        p.add_argument("proposal_id", type=int)
+        p.add_argument("proposal_id", type=proposal_id)
         p.set_defaults(func=_cmd_vote, verb=verb)
     register_lending(sub)
     register_flows(sub)
@@ -241,14 +240,6 @@ def _cmd_members(args: argparse.Namespace) -> int:
         roles = ",".join(sorted(r.name.lower().replace("_", "-") for r in m.roles))
         state = "" if m.active else "  (removed)"
         print(f"  #{m.member_id} {m.name:<24} {m.key}  {roles}{state}")
-    return 0
-
-
-def _cmd_proposal(args: argparse.Namespace) -> int:
-    p = _consortium(args).proposal(args.proposal_id)
-    print(json.dumps({"id": p.proposal_id, "kind": p.kind.name.lower(), "proposer": p.proposer_id,
-                      "approvals": p.approvals, "deadline": p.deadline, "executed": p.executed,
-                      "args": "0x" + p.args.hex()}, indent=2))
     return 0
 
 

@@ -21,6 +21,7 @@ from web3.types import TxReceipt
 
 from client.contracts import bind, create_address, deploy
 from client.errors import CoLedgerValueError, DeploymentError
+from client.parameters import check_value, lookup
 from client.tx import Call, TransactionPipeline
 
 __all__ = [
@@ -221,6 +222,8 @@ class ConsortiumClient:
         return int(self.contract.functions.governorCount().call())
 
     def parameter(self, name: str) -> int:
+        """The stored value of `name` (any name: a read changes nothing; 0 if never set).
+        `client.parameters` has the names the contracts read; `propose_set_parameter` refuses others."""
         return int(self.contract.functions.parameter(parameter_key(name)).call())
 
     def proposal(self, proposal_id: int) -> ProposalInfo:
@@ -279,9 +282,10 @@ class ConsortiumClient:
         return self.propose(ActionKind.SET_THRESHOLD, encode(["uint256"], [threshold]))
 
     def propose_set_parameter(self, name: str, value: int) -> ProposalOutcome:
-        if not 0 <= value < 2**256:
-            raise CoLedgerValueError(f"parameter value {value} is outside uint256")
-        args = encode(["bytes32", "uint256"], [parameter_key(name), value])
+        """Propose setting governed parameter `name` (one of `client.parameters.PARAMETERS`:
+        a name no contract reads is refused, with close matches, before anything is signed)."""
+        parameter = lookup(name)
+        args = encode(["bytes32", "uint256"], [parameter.key, check_value(parameter, value)])
         return self.propose(ActionKind.SET_PARAMETER, args)
 
     def propose_call(self, target: str, data: bytes) -> ProposalOutcome:

@@ -123,7 +123,7 @@ def build_varied_chain(node: Node) -> None:
     gov = ConsortiumClient(w3, node.consortium, pipeline)
     partner = Account.create()
     gov.propose_add_member("Partner", partner.address, [Role.PARTNER, Role.OPERATOR])
-    gov.propose_set_parameter("maxDrawFen", 4_000_000)
+    gov.propose_set_parameter("lending.product.maxSingleDrawCap", 4_000_000)
     chain_id = int(node.rpc("eth_chainId", []), 16)
     nonce = int(node.rpc("eth_getTransactionCount", [boot.address, "pending"]), 16)
     (deploy,) = _wait(node, _send_raw(node, boot, [{

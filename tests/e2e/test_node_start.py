@@ -144,7 +144,7 @@ def test_kill_9_after_governance_then_restart_keeps_every_acknowledged_change(
     keys = Keystore(DataDir(data_dir).keystore, demo_password(DataDir(data_dir).keystore))
     lead = ConsortiumClient(w3, address, TransactionPipeline(w3, keys.load("lead-bank")))
     partner = ConsortiumClient(w3, address, TransactionPipeline(w3, keys.load("partner-b")))
-    outcome = lead.propose_set_parameter("exposure.cap.fen", 30_000_000)
+    outcome = lead.propose_set_parameter("lending.borrowerExposureCap", 30_000_000)
     executed = partner.approve(outcome.proposal_id)
     assert executed.executed
     head = w3.eth.get_block("latest")
@@ -156,7 +156,7 @@ def test_kill_9_after_governance_then_restart_keeps_every_acknowledged_change(
         w3 = connect(again.url)
         assert w3.eth.get_block(head["number"])["stateRoot"] == head["stateRoot"]
         assert w3.eth.get_transaction_receipt(receipt["transactionHash"])["blockHash"] == receipt["blockHash"]
-        assert ConsortiumClient(w3, address).parameter("exposure.cap.fen") == 30_000_000
+        assert ConsortiumClient(w3, address).parameter("lending.borrowerExposureCap") == 30_000_000
     finally:
         again.stop()
 
