@@ -50,11 +50,11 @@ def play(story: Story) -> None:
                     f"{', '.join(map(str, proposals))} (rules; prohibited merchant categories "
                     f"{', '.join(map(str, PROHIBITED_MCC))}) approved by Partner Bank A -> executed")
 
-    for b in story.borrowers:
-        bank.sync_drawdown(b.loan_id)
-    balances = ", ".join(f"{b.label} {rmb(bank.account(b.account).balance)}" for b in story.borrowers)
+    for x in story.borrowers:
+        bank.sync_drawdown(x.loan_id)
+    balances = ", ".join(f"{x.label} {rmb(bank.account(x.account).balance)}" for x in story.borrowers)
     story.step(ACT, f"virtual accounts funded from loans "
-                    f"{', '.join(str(b.loan_id) for b in story.borrowers)}: {balances}")
+                    f"{', '.join(str(x.loan_id) for x in story.borrowers)}: {balances}")
 
     a, b, c = story.borrower("A").account, story.borrower("B").account, story.borrower("C").account
     batch = [FlowInput(a, FlowKind.MERCHANT_PAYMENT, 100_000, _GROCERY),

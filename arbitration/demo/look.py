@@ -17,7 +17,7 @@ def where_to_look(root: Path, summary: dict[str, Any], rpc_url: str, api_url: st
     case = summary.get("case", {})
     case_id, loan = case.get("id", 1), case.get("loan", 3)
     borrowers = summary.get("borrowers", [])
-    defaulted = next((b for b in borrowers if b.get("loan") == loan), {})
+    defaulted: dict[str, Any] = next((b for b in borrowers if b.get("loan") == loan), {})
     audit = summary.get("audit", {})
     html = audit.get("html", str(root / "audit" / "audit.html"))
     lines = [

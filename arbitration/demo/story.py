@@ -46,7 +46,7 @@ class DemoOptions:
     api_port: int = 8600
 
 
-class _Stop(Exception):
+class _Stop(BaseException):
     """SIGTERM while the story plays: unwinds like Ctrl-C so the children are stopped."""
 
 
