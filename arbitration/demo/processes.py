@@ -10,6 +10,7 @@ expect to be stopped, and SIGKILL only for one that does not exit in time.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -23,11 +24,12 @@ from pathlib import Path
 
 from .errors import DemoProcessError
 
-__all__ = ["Child", "pick_port", "start_api", "start_node", "wait_healthy"]
+__all__ = ["Child", "pick_port", "start_api", "start_node", "wait_healthy", "wait_node_ready"]
 
 READY_LINE = "stop with Ctrl-C"  # the last line `coledger node start` prints once deployed
 _START_TIMEOUT = 180.0
 _STOP_TIMEOUT = 20.0
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log: Path
+    log_offset: int = 0  # where this run's output starts in a log kept across reruns
 
     @property
     def pid(self) -> int:
@@ -75,33 +78,47 @@ def pick_port(preferred: int) -> int:
     raise DemoProcessError("no free TCP port on 127.0.0.1")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM me when the demo dies, even by SIGKILL (Linux
+    PR_SET_PDEATHSIG) — an orphaned node would hold the port and, worse, the data dir's store."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # not Linux: the demo's own shutdown still stops the children
+        pass
+
+
 def _spawn(name: str, args: list[str], log: Path, extra_env: dict[str, str] | None = None) -> Child:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    offset = log.stat().st_size if log.exists() else 0
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "client.cli", *args], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    return Child(name, proc, log)
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=_die_with_parent)
+    return Child(name, proc, log, offset)
 
 
-def start_node(data_dir: Path, port: int, log: Path) -> tuple[Child, str]:
-    """Start the time-travel dev node on `data_dir`; returns once the consortium is deployed."""
-    offset = log.stat().st_size if log.exists() else 0
+def start_node(data_dir: Path, port: int, log: Path) -> Child:
+    """Start the time-travel dev node on `data_dir` (see `wait_node_ready`)."""
     child = _spawn("node", ["node", "start", "--data-dir", str(data_dir), "--port", str(port),
                             "--block-period", "0", "--allow-time-travel"], log)
+    return child
+
+
+def wait_node_ready(child: Child, port: int) -> str:
+    """Return the node's URL once it has deployed (its last start-up line is in its log)."""
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
-        with log.open("rb") as f:
-            f.seek(offset)
+        with child.log.open("rb") as f:
+            f.seek(child.log_offset)
             text = f.read().decode(errors="replace")
         if READY_LINE in text:
-            return child, f"http://127.0.0.1:{port}"
+            return f"http://127.0.0.1:{port}"
         if not child.alive():
             raise DemoProcessError(f"the node exited ({child.proc.returncode}) before serving: "
-                                   f"{child.last_lines()} (log: {log})")
+                                   f"{child.last_lines()} (log: {child.log})")
         time.sleep(0.1)
-    child.stop()
-    raise DemoProcessError(f"the node did not finish starting within {_START_TIMEOUT:.0f} s (log: {log})")
+    raise DemoProcessError(f"the node did not finish starting within {_START_TIMEOUT:.0f} s (log: {child.log})")
 
 
 def start_api(data_dir: Path, port: int, rpc_url: str, log: Path, env: dict[str, str]) -> Child:

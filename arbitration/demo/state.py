@@ -10,7 +10,9 @@ played demo or refuses a half-played one, naming why.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from client.private_files import ensure_private_dir, write_private
 
 from .errors import DemoDirError
 
-__all__ = ["DemoPaths", "DemoRecord", "check_data_dir", "start_fresh"]
+__all__ = ["DemoPaths", "DemoRecord", "check_data_dir", "hold_lock", "start_fresh"]
 
 MARKER = "demo.json"
 _VERSION = 1
@@ -104,3 +106,17 @@ def start_fresh(root: Path) -> tuple[DemoPaths, DemoRecord]:
     record = DemoRecord()
     record.save(paths)
     return paths, record
+
+
+def hold_lock(paths: DemoPaths) -> int:
+    """Lock the demo dir for this process's lifetime (the fd is returned; closing it unlocks).
+
+    Two demos on one dir would run two nodes on one chain store; the second is refused.
+    """
+    fd = os.open(paths.work / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DemoDirError(f"{paths.root} is in use by another `coledger demo` (stop it with Ctrl-C first)") from None
+    return fd

@@ -9,6 +9,7 @@ Whatever happens — an error, Ctrl-C, SIGTERM — both children are stopped bef
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import threading
@@ -28,9 +29,9 @@ from . import act_audit, act_case, act_consortium, act_default, act_flows, act_l
 from .context import Story
 from .errors import DemoDirError, DemoError, DemoProcessError, DemoStepError
 from .look import where_to_look
-from .processes import Child, pick_port, start_api, start_node, wait_healthy
+from .processes import Child, pick_port, start_api, start_node, wait_healthy, wait_node_ready
 from .progress import Progress
-from .state import DemoPaths, DemoRecord, check_data_dir, start_fresh
+from .state import DemoPaths, DemoRecord, check_data_dir, hold_lock, start_fresh
 
 __all__ = ["ACTS", "DemoOptions", "TOTAL_STEPS", "run_demo"]
 
@@ -73,18 +74,34 @@ def _api_env(paths: DemoPaths, data: DataDir) -> dict[str, str]:
             "COLEDGER_API_SIGNER_PASSWORD_FILE": str(password_file)}
 
 
+def _claim(root: Path, serve: bool) -> tuple[DemoPaths, DemoRecord, int]:
+    """The dir for this run, its record and this process's lock on it — or one line saying why not.
+
+    A dir another demo is using is "in use", not "unfinished": it is locked before it is judged.
+    """
+    paths = DemoPaths(root)
+    lock = hold_lock(paths) if paths.marker.is_file() and paths.work.is_dir() else None
+    try:
+        record = check_data_dir(root)  # refuses before anything is created
+        if record is None:
+            paths, record = start_fresh(root)
+        elif not serve:
+            raise DemoDirError(f"the story was already played in {root}; run `coledger demo --data-dir "
+                               f"{root}` (without --no-serve) to serve it again, or use a fresh --data-dir")
+        ensure_private_dir(paths.work)
+        if lock is None:
+            lock = hold_lock(paths)
+    except BaseException:
+        if lock is not None:
+            os.close(lock)
+        raise
+    return paths, record, lock
+
+
 def run_demo(options: DemoOptions, out: TextIO) -> int:
     root = options.data_dir
-    record = check_data_dir(root)  # refuses before anything is created
-    if record is None:
-        paths, record = start_fresh(root)
-    elif not options.serve:
-        raise DemoDirError(f"the story was already played in {root}; run `coledger demo --data-dir "
-                           f"{root}` (without --no-serve) to serve it again, or use a fresh --data-dir")
-    else:
-        paths = DemoPaths(root)
+    paths, record, lock = _claim(root, options.serve)
     fresh = record.status != "played"
-    ensure_private_dir(paths.work)
     data = DataDir(root)
     progress = Progress(TOTAL_STEPS, out, lambda step: _mark(paths, record, step))
     old = signal.getsignal(signal.SIGTERM)
@@ -94,8 +111,9 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
             if fresh:
                 progress.note(f"coledger demo: the whole story in {len(ACTS)} acts, {TOTAL_STEPS} steps, "
                               f"into {root} (logs in {paths.work})")
-            node, rpc_url = start_node(root, pick_port(options.port), paths.node_log)
-            children.append(node)
+            port = pick_port(options.port)
+            children.append(start_node(root, port, paths.node_log))
+            rpc_url = wait_node_ready(children[-1], port)
             api_port = pick_port(options.api_port)
             api_url = f"http://127.0.0.1:{api_port}"
             api = start_api(root, api_port, rpc_url, paths.api_log, _api_env(paths, data))
@@ -116,6 +134,7 @@ def run_demo(options: DemoOptions, out: TextIO) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, old)
+        os.close(lock)
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
