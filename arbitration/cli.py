@@ -27,6 +27,7 @@ from client.keys import Keystore, demo_password
 
 from ._api_cli import register_api_client_commands
 from ._verify_cli import verify_command
+from .demo.cli import register as register_demo
 from .errors import ArbitrationError
 from .reader_keys import derive_reader_key
 from .submit import EvidenceSubmitter, guess_media_type, parse_kind
@@ -131,6 +132,7 @@ def register(sub: Any) -> None:
                         "COLEDGER_API_* variables name them)")
     p.set_defaults(func=_guard(_api_start))
     register_api_client_commands(api_actions, _guard, _DEFAULT_DATA_DIR, DEFAULT_API_PORT)
+    register_demo(sub)
 
 
 # --- context ----------------------------------------------------------------------------------

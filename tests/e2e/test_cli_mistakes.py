@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 #: verbs that start a long-running server or compile: not "a mistake answered in one line"
 _LONG_RUNNING = {"node start", "network start", "network init", "api start", "build",
-                 "flows watch"}
+                 "flows watch", "demo"}
 
 
 def _leaves(parser: argparse.ArgumentParser, path: list[str]) -> Iterator[tuple[list[str], argparse.ArgumentParser]]:
