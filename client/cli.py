@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from client.audit.cli import register as register_audit
+from client.cli_devtime import add_advance_time_command
 from client.cli_errors import run_guarded
 from client.cli_flows import register as register_flows
 from client.cli_lending import register as register_lending
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a web page origin allowed to call the JSON-RPC from a browser, e.g. "
                             "https://remix.ethereum.org (repeatable; local pages always may)")
     start.set_defaults(func=_cmd_node_start)
+    add_advance_time_command(node_sub)
 
     keys = sub.add_parser("keys", help="encrypted keystores")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
