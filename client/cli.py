@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from client.audit.cli import register as register_audit
+from client.cli_devtime import add_advance_time_command
 from client.cli_errors import run_guarded
 from client.cli_flows import register as register_flows
 from client.cli_governance import add_parameters_command, add_proposal_command, proposal_id
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "one more gets 503)")
     start.set_defaults(func=_cmd_node_start)
     register_node_tools(node_sub, DEFAULT_DATA_DIR)
+    add_advance_time_command(node_sub)
 
     keys = sub.add_parser("keys", help="encrypted keystores")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
