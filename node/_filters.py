@@ -151,7 +151,7 @@ class FilterRegistry:
                     f"too many filters: {self.limit} are live; uninstall one "
                     f"(eth_uninstallFilter) or wait for unpolled ones to expire "
                     f"({self.ttl:.0f} s)")
-            fid = "0x" + secrets.token_hex(16)
+            fid = hex(secrets.randbits(127) | 1 << 127)  # 128 bits, no leading zero: a quantity, as geth's ids
             self._filters[fid] = InstalledFilter(kind, criteria, head, now)
             return fid
 

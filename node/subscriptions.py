@@ -109,7 +109,7 @@ class Session:
         else:
             raise InvalidParamsError(f"eth_subscribe: unknown subscription kind {echo(kind)} "
                                      f"(supported: {', '.join(KINDS)})")
-        sid = "0x" + secrets.token_hex(16)
+        sid = hex(secrets.randbits(127) | 1 << 127)  # 128 bits, no leading zero: a quantity, as geth's ids
         with self._lock:
             if len(self._subs) >= self._limit:
                 raise TooManySubscriptionsError(

@@ -20,6 +20,17 @@ if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null
   export COLEDGER_REQUIRE_BROWSER=1
 fi
 
+# CometBFT (pinned, built with Go on first use into ./.tools) and its ABCI bindings, before any
+# test: the network stages run under it, and one embedded-stage test drives the ABCI app on a
+# full disk.
+echo "== CometBFT toolchain =="
+if ! command -v go >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[test] Go not found; installing Debian's golang-go to build CometBFT" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+fi
+.venv/bin/python -m node.cometbft.toolchain
+
 echo "== lint (ruff) =="
 .venv/bin/ruff check .
 
@@ -38,15 +49,9 @@ COLEDGER_TEST_CHAIN=anvil .venv/bin/python -m pytest -q tests \
   --ignore=tests/node --ignore=tests/e2e --ignore=tests/audit --ignore=tests/clients \
   --ignore=tests/network --ignore=tests/cometbft "$@"
 
-# The consortium network: CometBFT (pinned, built with Go on first use into ./.tools) under the
-# node as its ABCI application, 4 validators as processes on their own loopback addresses.
+# The consortium network: CometBFT under the node as its ABCI application, 4 validators as
+# processes on their own loopback addresses.
 echo "== consortium network: CometBFT engine, ABCI server, 4-validator consistency and faults =="
-if ! command -v go >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  echo "[test] Go not found; installing Debian's golang-go to build CometBFT" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends golang-go >/dev/null
-fi
-.venv/bin/python -m node.cometbft.toolchain
 .venv/bin/python -m pytest -q tests/cometbft tests/network "$@"
 
 echo "== chain-portable tests on the 4-validator network (one module or more per domain) =="

@@ -127,3 +127,4 @@ def test_cast_send_from_a_stranger_fails_with_the_admission_reason(
     run = cast.send(cast.stranger, counter, "increment()")
     assert run.returncode != 0
     assert REFUSED in run.stderr and cast.stranger["address"] in run.stderr
+

@@ -41,7 +41,7 @@ def propose(url: str, data_dir: Path) -> Any:
     w3 = connect(url)
     consortium = ConsortiumClient(w3, data.read_deployment()["contracts"]["Consortium"],
                                   TransactionPipeline(w3, keystore.load("lead-bank")))
-    return consortium.propose_set_parameter("backup.test", 7)
+    return consortium.propose_set_parameter("lending.borrowerExposureCap", 20_000_000)
 
 
 @pytest.fixture(scope="session")
