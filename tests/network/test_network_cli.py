@@ -84,7 +84,7 @@ def test_network_init_start_status_kill_and_stop(tmp_path: Path) -> None:
             except ProcessLookupError:
                 pass
         proposal = _cli("consortium", "propose", "--rpc", urls[3], "--data-dir", str(root),
-                        "--as", "lead-bank", "set-parameter", "test.knob", "7")
+                        "--as", "lead-bank", "set-parameter", "lending.borrowerExposureCap", "20000000")
         assert proposal.returncode == 0, proposal.stdout + proposal.stderr
         wait_height(urls[0], head + 1)
         restarted = time.monotonic() + 90
